@@ -1,0 +1,11 @@
+//! rvs datapath: everything that touches frames.
+//!
+//! Dependencies point one way: `wire` ← `packet` ← `fdb` / `pipeline` ← `port` ← `pmd` ← `dpif`.
+//! The switching core (`wire`, `packet`, `fdb`, `pipeline`) is I/O-free and takes `now` as an
+//! argument, so it is tested deterministically with in-memory ports and virtual time.
+
+pub mod fdb;
+pub mod packet;
+pub mod pipeline;
+pub mod port;
+pub mod wire;

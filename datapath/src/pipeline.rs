@@ -1,0 +1,348 @@
+//! The OVS "NORMAL" action: an I/O-free learning switch over batches.
+//!
+//! `Switch::process` takes a batch received on a port, the current time and a buffer pool, and
+//! sorts the frames into per-port output batches (`Outputs`). It does two passes, as in
+//! "classify first, then act":
+//! 1. classify: check the frame, learn its source (unicast, non-zero sources only), look up its
+//!    destination, and record a `Decision` per frame;
+//! 2. act: move each frame to its output batch, cloning from the pool for floods.
+//!
+//! Bad frames are dropped and counted by reason (`DropReason`); nothing here allocates or
+//! panics on frame contents. The caller owns the ports: it transmits `Outputs` and returns the
+//! buffers to the pool.
+//!
+//! VLANs: with no VLAN configuration every port is a trunk, as in OVS by default. The frame's
+//! own VID (0 when untagged) is the FDB's VLAN, so learning and lookups stay per VLAN.
+
+use crate::fdb::Fdb;
+use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::wire::EthernetFrame;
+use std::sync::Arc;
+
+/// A datapath port number (OVS "odp port"), unique across all bridges of the datapath.
+pub type PortNo = u16;
+/// Index of a bridge inside a `Switch`.
+pub type BridgeId = usize;
+
+/// Why a frame was dropped. Every variant is a named counter (`coverage/show`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum DropReason {
+    /// Shorter than an Ethernet header (14 B).
+    Runt,
+    /// A VLAN TPID with the tag cut short.
+    VlanTruncated,
+    /// Source MAC is multicast or broadcast (never learned, never forwarded, as OVS).
+    MulticastSrc,
+    /// Source MAC is all zeros.
+    ZeroSrc,
+    /// Destination was learned on the ingress port: never sent back out.
+    SamePort,
+    /// The ingress port is not (or no longer) attached to a bridge.
+    UnknownPort,
+    /// Flooding needed a copy and the buffer pool was empty.
+    NoBuffer,
+}
+
+impl DropReason {
+    /// All reasons, in counter order.
+    pub const ALL: [DropReason; 7] = [
+        DropReason::Runt,
+        DropReason::VlanTruncated,
+        DropReason::MulticastSrc,
+        DropReason::ZeroSrc,
+        DropReason::SamePort,
+        DropReason::UnknownPort,
+        DropReason::NoBuffer,
+    ];
+    /// Counter name, in OVS's `coverage/show` style.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Runt => "datapath_drop_runt",
+            DropReason::VlanTruncated => "datapath_drop_vlan_truncated",
+            DropReason::MulticastSrc => "datapath_drop_multicast_src",
+            DropReason::ZeroSrc => "datapath_drop_zero_src",
+            DropReason::SamePort => "datapath_drop_same_port",
+            DropReason::UnknownPort => "datapath_drop_unknown_port",
+            DropReason::NoBuffer => "datapath_drop_no_buffer",
+        }
+    }
+}
+
+/// Pipeline counters (owned by one thread; read by copying).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames that entered `process`.
+    pub frames: u64,
+    /// Frames sent to one known port.
+    pub unicast: u64,
+    /// Frames flooded.
+    pub flooded: u64,
+    /// Drops, indexed by `DropReason as usize`.
+    pub drops: [u64; DropReason::ALL.len()],
+}
+
+impl Counters {
+    #[inline]
+    pub fn drop(&mut self, r: DropReason) {
+        self.drops[r as usize] += 1;
+    }
+    pub fn drops_of(&self, r: DropReason) -> u64 {
+        self.drops[r as usize]
+    }
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Drop(DropReason),
+    Output(PortNo),
+    Flood(BridgeId),
+}
+
+#[derive(Debug)]
+struct BridgeEntry {
+    fdb: Arc<Fdb>,
+    ports: Vec<PortNo>,
+}
+
+/// Per-port output batches produced by one `process` call.
+///
+/// Invariant: one input batch puts at most `BATCH_SIZE` frames on any port, so the caller
+/// transmits (and empties) the outputs after every `process` call and no batch overflows.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    per_port: Vec<Batch>,
+    active: Vec<PortNo>,
+}
+
+impl Outputs {
+    pub fn new() -> Outputs {
+        Outputs::default()
+    }
+    fn push(&mut self, port: PortNo, p: Packet, pool: &mut PacketPool) {
+        let i = usize::from(port);
+        if i >= self.per_port.len() {
+            self.per_port.resize_with(i + 1, Batch::new);
+        }
+        let b = &mut self.per_port[i];
+        if b.is_empty() {
+            self.active.push(port);
+        }
+        if let Err(p) = b.push(p) {
+            pool.put(p); // unreachable by the invariant above; never leak a buffer
+        }
+    }
+    /// Ports that have frames waiting, in first-use order.
+    pub fn active_ports(&self) -> &[PortNo] {
+        &self.active
+    }
+    /// The batch for `port` (empty if none).
+    pub fn batch_mut(&mut self, port: PortNo) -> Option<&mut Batch> {
+        self.per_port.get_mut(usize::from(port))
+    }
+    /// Visit every non-empty batch and then forget the active list. `f` should empty the
+    /// batch (transmit, returning buffers to the pool); anything left is recycled into `pool`.
+    pub fn flush(
+        &mut self,
+        pool: &mut PacketPool,
+        mut f: impl FnMut(PortNo, &mut Batch, &mut PacketPool),
+    ) {
+        for &port in &self.active {
+            let b = &mut self.per_port[usize::from(port)];
+            f(port, b, pool);
+            for p in b.drain() {
+                pool.put(p);
+            }
+        }
+        self.active.clear();
+    }
+    /// Total frames waiting.
+    pub fn pending(&self) -> usize {
+        self.active
+            .iter()
+            .map(|&p| self.per_port[usize::from(p)].len())
+            .sum()
+    }
+}
+
+/// The switching core: bridges, port membership, and the NORMAL pipeline.
+#[derive(Debug, Default)]
+pub struct Switch {
+    port_bridge: Vec<Option<BridgeId>>,
+    bridges: Vec<Option<BridgeEntry>>,
+    /// Counters since creation.
+    pub counters: Counters,
+}
+
+impl Switch {
+    pub fn new() -> Switch {
+        Switch::default()
+    }
+
+    /// Add a bridge that learns into `fdb`; returns its id.
+    pub fn add_bridge(&mut self, fdb: Arc<Fdb>) -> BridgeId {
+        let e = Some(BridgeEntry {
+            fdb,
+            ports: Vec::new(),
+        });
+        match self.bridges.iter().position(Option::is_none) {
+            Some(i) => {
+                self.bridges[i] = e;
+                i
+            }
+            None => {
+                self.bridges.push(e);
+                self.bridges.len() - 1
+            }
+        }
+    }
+
+    /// Remove a bridge and detach its ports.
+    pub fn remove_bridge(&mut self, id: BridgeId) {
+        if let Some(Some(b)) = self.bridges.get_mut(id).map(Option::take) {
+            for p in b.ports {
+                self.port_bridge[usize::from(p)] = None;
+            }
+        }
+    }
+
+    /// The FDB of a bridge.
+    pub fn fdb(&self, id: BridgeId) -> Option<&Arc<Fdb>> {
+        self.bridges.get(id)?.as_ref().map(|b| &b.fdb)
+    }
+
+    /// Attach `port` to bridge `id` (moving it if it was elsewhere). False if no such bridge.
+    pub fn add_port(&mut self, port: PortNo, id: BridgeId) -> bool {
+        if !matches!(self.bridges.get(id), Some(Some(_))) {
+            return false;
+        }
+        self.remove_port(port);
+        let i = usize::from(port);
+        if i >= self.port_bridge.len() {
+            self.port_bridge.resize(i + 1, None);
+        }
+        self.port_bridge[i] = Some(id);
+        if let Some(Some(b)) = self.bridges.get_mut(id) {
+            b.ports.push(port);
+        }
+        true
+    }
+
+    /// Detach `port` and forget what its bridge learned on it.
+    pub fn remove_port(&mut self, port: PortNo) {
+        let Some(Some(id)) = self.port_bridge.get(usize::from(port)).copied() else {
+            return;
+        };
+        self.port_bridge[usize::from(port)] = None;
+        if let Some(Some(b)) = self.bridges.get_mut(id) {
+            b.ports.retain(|&p| p != port);
+            b.fdb.flush_port(port);
+        }
+    }
+
+    /// The bridge a port belongs to.
+    pub fn bridge_of(&self, port: PortNo) -> Option<BridgeId> {
+        self.port_bridge.get(usize::from(port)).copied().flatten()
+    }
+
+    /// Run NORMAL over `batch` (emptied) at time `now_ms`, filling `out`.
+    pub fn process(
+        &mut self,
+        batch: &mut Batch,
+        now_ms: u64,
+        pool: &mut PacketPool,
+        out: &mut Outputs,
+    ) {
+        let now_secs = (now_ms / 1000) as u32;
+        let mut decisions = [Decision::Drop(DropReason::Runt); BATCH_SIZE];
+        // Pass 1: classify, learn, look up.
+        for (d, p) in decisions.iter_mut().zip(batch.iter()) {
+            *d = self.classify(p, now_secs);
+        }
+        // Pass 2: act.
+        let n = batch.len();
+        self.counters.frames += n as u64;
+        for (i, p) in batch.drain().enumerate().take(n) {
+            match decisions[i] {
+                Decision::Drop(r) => {
+                    self.counters.drop(r);
+                    pool.put(p);
+                }
+                Decision::Output(port) => {
+                    self.counters.unicast += 1;
+                    out.push(port, p, pool);
+                }
+                Decision::Flood(bid) => {
+                    self.counters.flooded += 1;
+                    self.flood(bid, p, pool, out);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn classify(&self, p: &Packet, now_secs: u32) -> Decision {
+        let in_port = p.meta.in_port;
+        let Some(bid) = self.bridge_of(in_port) else {
+            return Decision::Drop(DropReason::UnknownPort);
+        };
+        let Some(Some(bridge)) = self.bridges.get(bid) else {
+            return Decision::Drop(DropReason::UnknownPort);
+        };
+        let Ok(eth) = EthernetFrame::new_checked(p.data()) else {
+            return Decision::Drop(DropReason::Runt);
+        };
+        let Ok(l2) = eth.parse_l2() else {
+            return Decision::Drop(DropReason::VlanTruncated);
+        };
+        let src = eth.src();
+        if src.is_multicast() {
+            return Decision::Drop(DropReason::MulticastSrc);
+        }
+        if src.is_zero() {
+            return Decision::Drop(DropReason::ZeroSrc);
+        }
+        let vlan = l2.outer_tci.map_or(0, |t| t & 0x0fff);
+        bridge.fdb.learn(vlan, src, in_port, now_secs);
+        let dst = eth.dst();
+        if dst.is_multicast() {
+            return Decision::Flood(bid);
+        }
+        match bridge.fdb.lookup(vlan, dst) {
+            Some(port) if port == in_port => Decision::Drop(DropReason::SamePort),
+            Some(port) => Decision::Output(port),
+            None => Decision::Flood(bid),
+        }
+    }
+
+    fn flood(&mut self, bid: BridgeId, p: Packet, pool: &mut PacketPool, out: &mut Outputs) {
+        let Some(Some(bridge)) = self.bridges.get(bid) else {
+            pool.put(p);
+            return;
+        };
+        let in_port = p.meta.in_port;
+        let mut targets = bridge
+            .ports
+            .iter()
+            .copied()
+            .filter(|&q| q != in_port)
+            .peekable();
+        while let Some(port) = targets.next() {
+            if targets.peek().is_none() {
+                out.push(port, p, pool);
+                return;
+            }
+            match pool.get() {
+                Some(mut c) => {
+                    c.clone_from_packet(&p);
+                    out.push(port, c, pool);
+                }
+                None => self.counters.drop(DropReason::NoBuffer),
+            }
+        }
+        pool.put(p); // no other port on the bridge
+    }
+}

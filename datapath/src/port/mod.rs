@@ -1,0 +1,37 @@
+//! Ports: the `Port` trait every backend implements, per-port statistics, and the in-memory
+//! port used by tests and benchmarks.
+//!
+//! Contract: `rx_burst` appends up to `batch.room()` received frames (taking buffers from the
+//! pool) and returns how many; `tx_burst` consumes the whole batch — every frame is either
+//! sent or dropped and counted — and returns how many were sent. Neither blocks.
+
+pub mod mem;
+
+use crate::packet::{Batch, PacketPool};
+
+pub use mem::{MemPort, MemPortHandle};
+
+/// Per-port counters, in the shape of `dpctl/show -s`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortStats {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
+/// A source and sink of frames, owned by one PMD thread at a time.
+pub trait Port: Send + core::fmt::Debug {
+    /// The netdev name.
+    fn name(&self) -> &str;
+    /// Receive up to `batch.room()` frames. Never blocks.
+    fn rx_burst(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize;
+    /// Send (or drop and count) every frame of `batch`, returning buffers to `pool`.
+    fn tx_burst(&mut self, batch: &mut Batch, pool: &mut PacketPool) -> usize;
+    /// Counters so far.
+    fn stats(&self) -> PortStats;
+}
