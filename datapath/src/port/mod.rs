@@ -34,4 +34,12 @@ pub trait Port: Send + core::fmt::Debug {
     fn tx_burst(&mut self, batch: &mut Batch, pool: &mut PacketPool) -> usize;
     /// Counters so far.
     fn stats(&self) -> PortStats;
+    /// A file descriptor that becomes readable when frames arrive, for the PMD's idle wait.
+    fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+    /// Why the port cannot pass traffic right now (e.g. its netdev vanished), if it cannot.
+    fn error(&self) -> Option<String> {
+        None
+    }
 }

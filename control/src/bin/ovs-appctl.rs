@@ -1,0 +1,2 @@
+//! ovs-appctl (being written).
+fn main() {}

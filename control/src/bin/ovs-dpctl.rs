@@ -1,0 +1,2 @@
+//! ovs-dpctl (being written).
+fn main() {}

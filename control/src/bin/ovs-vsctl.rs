@@ -1,0 +1,2 @@
+//! ovs-vsctl (being written).
+fn main() {}

@@ -1,0 +1,2 @@
+//! rvsd (being written).
+fn main() {}

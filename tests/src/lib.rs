@@ -1,0 +1,1 @@
+//! Topology helper for netns integration tests (being written).
