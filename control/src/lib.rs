@@ -1,2 +1,10 @@
 //! rvs control plane: the configuration store, the OVS command dialect, the unixctl protocol,
 //! and the daemon that owns the datapath.
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod format;
+pub mod log;
+pub mod server;
+pub mod unixctl;
+pub mod vsctl;

@@ -180,6 +180,8 @@ pub struct Fdb {
     count: AtomicUsize,
     static_count: AtomicUsize,
     per_port: Box<[AtomicU32]>,
+    /// Highest port number + 1 ever given an entry (bounds the eviction scan).
+    ports_hw: AtomicUsize,
     learned: AtomicU64,
     expired: AtomicU64,
     evicted: AtomicU64,
@@ -215,6 +217,7 @@ impl Fdb {
             count: AtomicUsize::new(0),
             static_count: AtomicUsize::new(0),
             per_port: (0..MAX_PORTS).map(|_| AtomicU32::new(0)).collect(),
+            ports_hw: AtomicUsize::new(0),
             learned: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
@@ -421,6 +424,7 @@ impl Fdb {
     fn account_port(&self, port: u16, delta: i32) {
         if let Some(c) = self.per_port.get(usize::from(port)) {
             if delta > 0 {
+                self.ports_hw.fetch_max(usize::from(port) + 1, Relaxed);
                 c.fetch_add(1, Relaxed);
             } else {
                 c.fetch_sub(1, Relaxed);
@@ -452,7 +456,7 @@ impl Fdb {
 
     /// Evict one dynamic entry of the port with the most entries. False if nothing can go.
     fn evict_one(&self) -> bool {
-        let victim = (0..self.per_port.len())
+        let victim = (0..self.ports_hw.load(Relaxed).min(self.per_port.len()))
             .max_by_key(|&p| self.per_port[p].load(Relaxed))
             .filter(|&p| self.per_port[p].load(Relaxed) > 0);
         let Some(victim) = victim else { return false };

@@ -4,8 +4,11 @@
 //! The switching core (`wire`, `packet`, `fdb`, `pipeline`) is I/O-free and takes `now` as an
 //! argument, so it is tested deterministically with in-memory ports and virtual time.
 
+pub mod dpif;
 pub mod fdb;
+pub mod offload;
 pub mod packet;
 pub mod pipeline;
+pub mod pmd;
 pub mod port;
 pub mod wire;

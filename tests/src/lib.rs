@@ -1,1 +1,541 @@
-//! Topology helper for netns integration tests (being written).
+//! rvs_testkit: build small network topologies out of network namespaces and veth pairs for
+//! integration tests (rvs's own, and yours).
+//!
+//! Everything a test creates is named uniquely (prefix + process id + a per-process counter)
+//! so tests can run in parallel, and is removed when its owner is dropped — also when the test
+//! panics, because `Drop` runs during unwinding:
+//! - [`Netns`] deletes its namespace (and with it every interface inside, including veth ends
+//!   whose peers live elsewhere);
+//! - [`Veth`] deletes a pair still in the creating namespace;
+//! - [`Background`] kills and reaps its process.
+//!
+//! Commands run through `ip netns exec`; a failing command panics with the command line, exit
+//! status and stderr, so a test failure says what went wrong. Tests that need root or a tool
+//! should call [`skip_unless_root`] / [`skip_unless_tools`] first: they print why and return
+//! `true` when the test should return early.
+//!
+//! Interface names are limited to 15 bytes (`IFNAMSIZ - 1`); [`unique_ifname`] keeps to that.
+//!
+//! ```no_run
+//! use rvs_testkit::{skip_unless_root, unique_ifname, Netns};
+//!
+//! if skip_unless_root("ping_between_namespaces") {
+//!     return;
+//! }
+//! let a = Netns::new("a");
+//! let b = Netns::new("b");
+//! let (ea, eb) = (unique_ifname("va"), unique_ifname("vb"));
+//! a.add_veth(&ea, &b, &eb);
+//! a.set_addr(&ea, "10.9.0.1/24");
+//! b.set_addr(&eb, "10.9.0.2/24");
+//! a.exec(["ping", "-c1", "-W2", "10.9.0.2"]);
+//! // Both namespaces (and the veth pair) are gone when `a` and `b` drop.
+//! ```
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Longest interface name Linux accepts.
+pub const IFNAME_MAX: usize = 15;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn base36(mut v: u64) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(digits[(v % 36) as usize]);
+        v /= 36;
+        if v == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A name unique to this process and call: `prefix` + pid + counter (base 36), cut to
+/// `IFNAME_MAX` bytes by shortening the prefix, so it is valid as an interface name too.
+pub fn unique_ifname(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tail = format!(
+        "{}x{}",
+        base36(u64::from(std::process::id())),
+        base36(u64::from(n))
+    );
+    let room = IFNAME_MAX.saturating_sub(tail.len());
+    let prefix: String = prefix.chars().take(room).collect();
+    format!("{prefix}{tail}")
+}
+
+/// True when running as root (uid 0).
+pub fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// True when `tool` is an executable file on `$PATH`.
+pub fn have_tool(tool: &str) -> bool {
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|d| {
+        let p = d.join(tool);
+        p.metadata()
+            .map(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// Print a skip notice and return `true` unless running as root.
+pub fn skip_unless_root(test: &str) -> bool {
+    if is_root() {
+        return false;
+    }
+    eprintln!("SKIP {test}: needs root (network namespaces)");
+    true
+}
+
+/// Print a skip notice and return `true` unless running as root with every tool installed.
+pub fn skip_unless_tools(test: &str, tools: &[&str]) -> bool {
+    if skip_unless_root(test) {
+        return true;
+    }
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !have_tool(t)).collect();
+    if missing.is_empty() {
+        return false;
+    }
+    eprintln!("SKIP {test}: missing tools: {}", missing.join(", "));
+    true
+}
+
+fn describe<I, S>(args: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    args.into_iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn check(cmdline: &[String], out: io::Result<Output>) -> String {
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => panic!("could not run `{}`: {e}", cmdline.join(" ")),
+    };
+    if !out.status.success() {
+        panic!(
+            "`{}` failed ({}):\nstdout: {}\nstderr: {}",
+            cmdline.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim_end(),
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run a command in the current namespace; returns stdout, panics with details on failure.
+pub fn run<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args = describe(args);
+    let Some((prog, rest)) = args.split_first() else {
+        panic!("run: empty command");
+    };
+    check(&args, Command::new(prog).args(rest).output())
+}
+
+/// Run a command in the current namespace and return its output whatever the exit status.
+pub fn try_run<I, S>(args: I) -> io::Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args = describe(args);
+    let Some((prog, rest)) = args.split_first() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+    };
+    Command::new(prog).args(rest).output()
+}
+
+/// A network namespace that exists as long as this value does.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Create a namespace named `prefix` + pid + counter, with `lo` up. Panics (with the `ip`
+    /// error) if it cannot be created.
+    pub fn new(prefix: &str) -> Netns {
+        let name = unique_ifname(prefix);
+        run(["ip", "netns", "add", &name]);
+        let ns = Netns { name };
+        ns.exec(["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// The namespace's name (as `ip netns` knows it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `/run/netns/NAME`, the bind mount `setns` opens.
+    pub fn path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.name)
+    }
+
+    fn command<I, S>(&self, args: I) -> (Vec<String>, Command)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args = describe(args);
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(&args);
+        let mut line = vec![format!("[netns {}]", self.name)];
+        line.extend(args);
+        (line, c)
+    }
+
+    /// Run a command inside the namespace; returns stdout. Panics with the command line,
+    /// status and stderr when it fails.
+    pub fn exec<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let (line, mut c) = self.command(args);
+        check(&line, c.output())
+    }
+
+    /// Run a command inside the namespace and return its output whatever the exit status.
+    pub fn try_exec<I, S>(&self, args: I) -> io::Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command(args).1.output()
+    }
+
+    /// Start a background process inside the namespace (stdout/stderr discarded); it is
+    /// killed when the returned value drops.
+    pub fn spawn<I, S>(&self, args: I) -> Background
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let (line, mut c) = self.command(args);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        match c.spawn() {
+            Ok(child) => Background {
+                child,
+                what: line.join(" "),
+            },
+            Err(e) => panic!("could not start `{}`: {e}", line.join(" ")),
+        }
+    }
+
+    /// Create a veth pair `name` (here) ↔ `peer_name` (in `peer`).
+    pub fn add_veth(&self, name: &str, peer: &Netns, peer_name: &str) {
+        self.exec([
+            "ip", "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns",
+            &peer.name,
+        ]);
+        self.link_up(name);
+        peer.link_up(peer_name);
+    }
+
+    /// Move interface `dev` of the current (calling) namespace into this one and bring it up.
+    pub fn adopt(&self, dev: &str) {
+        run(["ip", "link", "set", dev, "netns", &self.name]);
+        self.link_up(dev);
+    }
+
+    /// `ip link set DEV up`.
+    pub fn link_up(&self, dev: &str) {
+        self.exec(["ip", "link", "set", dev, "up"]);
+    }
+
+    /// `ip addr add CIDR dev DEV` (IPv4 or IPv6), and bring the link up.
+    pub fn set_addr(&self, dev: &str, cidr: &str) {
+        let mut args = vec!["ip"];
+        if cidr.contains(':') {
+            args.push("-6");
+        }
+        args.extend(["addr", "add", cidr, "dev", dev]);
+        if cidr.contains(':') {
+            args.push("nodad");
+        }
+        self.exec(args);
+        self.link_up(dev);
+    }
+
+    /// `sysctl -w KEY=VALUE` inside the namespace.
+    pub fn sysctl(&self, key: &str, value: &str) {
+        self.exec(["sysctl", "-q", "-w", &format!("{key}={value}")]);
+    }
+
+    /// The Ethernet address of `dev`.
+    pub fn mac(&self, dev: &str) -> String {
+        let out = self.exec(["cat", &format!("/sys/class/net/{dev}/address")]);
+        out.trim().to_string()
+    }
+
+    /// Move the calling thread into this namespace until the guard drops. Sockets opened
+    /// meanwhile stay in this namespace for their whole life. Use it from a thread of your
+    /// own (e.g. a forwarder); the test thread is better left where it is.
+    pub fn enter(&self) -> io::Result<NsGuard> {
+        let back = File::open("/proc/thread-self/ns/net")?;
+        let target = File::open(self.path())?;
+        setns(&target)?;
+        Ok(NsGuard { back })
+    }
+
+    /// Run `f` on a fresh thread inside this namespace and return its result.
+    pub fn run_in<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                let _g = match self.enter() {
+                    Ok(g) => g,
+                    Err(e) => panic!("cannot enter netns {}: {e}", self.name),
+                };
+                f()
+            });
+            match h.join() {
+                Ok(r) => r,
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        })
+    }
+
+    /// Poll `cond` every 50 ms until it holds or `timeout` passes; returns whether it held.
+    pub fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&Netns) -> bool) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A counter from `nstat -az NAME` (e.g. `TcpInCsumErrors`), or `None` if absent.
+    pub fn nstat(&self, counter: &str) -> Option<u64> {
+        let out = self.exec(["nstat", "-az", counter]);
+        out.lines().find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some(counter))
+                .then(|| it.next().and_then(|v| v.parse().ok()))
+                .flatten()
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Kill whatever still runs inside, then delete; never panic in drop.
+        let _ = try_run(["ip", "netns", "pids", &self.name]).map(|o| {
+            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = try_run(["kill", "-9", pid]);
+            }
+        });
+        match try_run(["ip", "netns", "del", &self.name]) {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => eprintln!(
+                "rvs_testkit: could not delete netns {}: {}",
+                self.name,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => eprintln!("rvs_testkit: could not delete netns {}: {e}", self.name),
+        }
+    }
+}
+
+fn setns(f: &File) -> io::Result<()> {
+    // SAFETY: setns with a valid namespace fd only changes the calling thread's namespace.
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Returned by [`Netns::enter`]: puts the thread back into its original namespace on drop.
+#[derive(Debug)]
+pub struct NsGuard {
+    back: File,
+}
+
+impl Drop for NsGuard {
+    fn drop(&mut self) {
+        if let Err(e) = setns(&self.back) {
+            eprintln!("rvs_testkit: could not return to the original netns: {e}");
+        }
+    }
+}
+
+/// A veth pair created in the calling thread's namespace; deleted on drop if still there.
+#[derive(Debug)]
+pub struct Veth {
+    /// One end.
+    pub a: String,
+    /// The other end.
+    pub b: String,
+}
+
+/// Create a veth pair `a` ↔ `b` in the calling namespace (move ends with [`Netns::adopt`]).
+pub fn veth_pair(a: &str, b: &str) -> Veth {
+    run(["ip", "link", "add", a, "type", "veth", "peer", "name", b]);
+    Veth {
+        a: a.to_string(),
+        b: b.to_string(),
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        // Fails harmlessly when an end was moved into a namespace that is already gone.
+        if Path::new("/sys/class/net").join(&self.a).exists() {
+            let _ = try_run(["ip", "link", "del", &self.a]);
+        }
+    }
+}
+
+/// A background process, killed and reaped on drop.
+#[derive(Debug)]
+pub struct Background {
+    child: Child,
+    what: String,
+}
+
+impl Background {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+    /// What was started (for messages).
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ifnames_are_unique_and_short() {
+        let a = unique_ifname("averyveryverylongprefix");
+        let b = unique_ifname("averyveryverylongprefix");
+        assert_ne!(a, b);
+        assert!(a.len() <= IFNAME_MAX && b.len() <= IFNAME_MAX, "{a} {b}");
+        assert!(unique_ifname("v").starts_with('v'));
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(36 * 36 - 1), "zz");
+    }
+
+    #[test]
+    fn tools_lookup() {
+        assert!(have_tool("sh"));
+        assert!(!have_tool("rvs-no-such-tool"));
+    }
+
+    #[test]
+    fn namespace_lifecycle_and_veth() {
+        if skip_unless_tools("namespace_lifecycle_and_veth", &["ip", "ping"]) {
+            return;
+        }
+        let path;
+        {
+            let a = Netns::new("tka");
+            let b = Netns::new("tkb");
+            path = a.path();
+            assert!(path.exists());
+            let (ea, eb) = (unique_ifname("tva"), unique_ifname("tvb"));
+            a.add_veth(&ea, &b, &eb);
+            a.set_addr(&ea, "10.77.0.1/24");
+            b.set_addr(&eb, "10.77.0.2/24");
+            a.exec(["ping", "-c1", "-W5", "10.77.0.2"]);
+            assert!(a.exec(["ip", "-o", "link"]).contains(&ea));
+            assert_eq!(a.mac(&ea).len(), 17);
+            // Threads can enter the namespace and see its interfaces.
+            let seen = a.run_in(|| {
+                std::fs::read_to_string("/proc/thread-self/net/dev").map(|s| s.contains(&ea))
+            });
+            assert!(seen.unwrap());
+            // ... and the calling thread is back where it was.
+            let here = std::fs::read_to_string("/proc/thread-self/net/dev").unwrap();
+            assert!(!here.contains(&ea));
+            let mut bg = b.spawn(["sleep", "30"]);
+            assert!(bg.running());
+            assert!(a.nstat("TcpInCsumErrors").is_some());
+        }
+        assert!(!path.exists(), "namespace not deleted");
+    }
+
+    #[test]
+    fn failing_command_panics_with_details() {
+        if skip_unless_root("failing_command_panics_with_details") {
+            return;
+        }
+        let ns = Netns::new("tkf");
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ns.exec(["ip", "link", "set", "nosuchdev0", "up"]);
+        }))
+        .unwrap_err();
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            msg.contains("nosuchdev0") && msg.contains("failed"),
+            "{msg}"
+        );
+        assert!(ns.try_exec(["false"]).is_ok_and(|o| !o.status.success()));
+    }
+
+    #[test]
+    fn cleanup_on_panic() {
+        if skip_unless_root("cleanup_on_panic") {
+            return;
+        }
+        let mut path = PathBuf::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let ns = Netns::new("tkp");
+            path = ns.path();
+            panic!("boom");
+        }));
+        assert!(r.is_err());
+        assert!(!path.as_os_str().is_empty() && !path.exists());
+    }
+}

@@ -5,7 +5,11 @@
 //! pool) and returns how many; `tx_burst` consumes the whole batch — every frame is either
 //! sent or dropped and counted — and returns how many were sent. Neither blocks.
 
+pub mod afpacket;
+pub mod linux;
 pub mod mem;
+pub mod tap;
+pub mod vnet;
 
 use crate::packet::{Batch, PacketPool};
 

@@ -1,0 +1,547 @@
+//! The rvsd daemon core: the configuration, the datapath, and the request handlers that join
+//! them.
+//!
+//! Every configuration change is one `ovs-vsctl` transaction: the engine (`vsctl::execute`)
+//! computes the new configuration from a copy; the daemon saves it (atomically; a failed save
+//! rejects the transaction and keeps the old config both on disk and in memory), then
+//! reconciles the datapath with it (`reconcile`). Reconciliation is idempotent: it diffs the
+//! desired bridges/ports against what the datapath has, so a restart with a saved config and
+//! a live change go through the same code.
+//!
+//! The `ovs-appctl` commands read the datapath and lay the answers out with `format`.
+
+use crate::config::{Config, Interface};
+use crate::format::{self, DpPortRow, DpSummary, DpifPortRow, FdbRow};
+use crate::log::{log, Level};
+use crate::server::Handler;
+use crate::unixctl::Request;
+use crate::vsctl::{self, IfaceStatus, Status};
+use rvs_datapath::dpif::{Dpif, PortKind, PortSpec};
+use rvs_datapath::wire::MacAddr;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// rvs's version, reported by `version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The reply of the `rvs/vsctl` method (JSON inside the unixctl result string).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VsctlReply {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+}
+
+/// The daemon's state.
+pub struct Daemon {
+    cfg: Config,
+    dbdir: PathBuf,
+    dp: Option<Dpif>,
+    exit: bool,
+}
+
+impl core::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("dbdir", &self.dbdir)
+            .finish()
+    }
+}
+
+/// A stable, locally administered MAC for a port rvs creates, derived from its row UUID so it
+/// survives restarts (FNV-1a; deliberately not a randomly seeded hash).
+pub fn stable_mac(uuid: &str) -> MacAddr {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in uuid.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    MacAddr::random_local(h)
+}
+
+/// Read a netdev attribute from sysfs (in the daemon's netns).
+fn sysfs(name: &str, attr: &str) -> Option<String> {
+    if name.contains('/') || name.starts_with('.') {
+        return None;
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{name}/{attr}"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// The datapath kind of an interface type, or why it cannot be attached.
+fn port_kind(iface: &Interface) -> Result<PortKind, String> {
+    PortKind::from_ovs_type(&iface.type_).ok_or_else(|| {
+        format!(
+            "{} interfaces are not supported by this build of rvs yet",
+            iface.type_
+        )
+    })
+}
+
+struct DpStatus<'a> {
+    dp: &'a Dpif,
+    cfg: &'a Config,
+}
+
+impl Status for DpStatus<'_> {
+    fn interface(&self, name: &str) -> IfaceStatus {
+        let mut st = IfaceStatus::default();
+        match self.dp.port_info(name) {
+            Some(p) => {
+                st.error = p.error.clone();
+                st.ofport_ok = p.error.is_none();
+            }
+            None => {
+                if let Some((_, _, iface)) = self.cfg.interface(name) {
+                    st.error = port_kind(iface).err();
+                }
+            }
+        }
+        if st.ofport_ok {
+            st.mac_in_use = sysfs(name, "address").map(|m| m.to_string());
+            st.mtu = sysfs(name, "mtu").and_then(|m| m.parse().ok());
+            if let Some(drv) = sysfs(name, "device/driver").or_else(|| {
+                std::fs::read_link(format!("/sys/class/net/{name}/device/driver"))
+                    .ok()
+                    .map(|p| p.display().to_string())
+            }) {
+                st.status.insert("driver_name".into(), drv);
+            }
+        }
+        st
+    }
+}
+
+impl Daemon {
+    /// Take ownership of a loaded config and a started datapath, and make the datapath match.
+    pub fn new(cfg: Config, dbdir: PathBuf, dp: Dpif) -> Daemon {
+        let mut d = Daemon {
+            cfg,
+            dbdir,
+            dp: Some(dp),
+            exit: false,
+        };
+        d.reconcile();
+        d
+    }
+
+    fn dp(&self) -> &Dpif {
+        self.dp.as_ref().expect("datapath lives until shutdown")
+    }
+
+    fn dp_mut(&mut self) -> &mut Dpif {
+        self.dp.as_mut().expect("datapath lives until shutdown")
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Stop the datapath: PMDs stop, TAP devices rvs created go away. The config stays.
+    pub fn shutdown(&mut self) {
+        if let Some(dp) = self.dp.take() {
+            dp.shutdown();
+        }
+    }
+
+    /// Make the datapath match the configuration.
+    pub fn reconcile(&mut self) {
+        let cfg = self.cfg.clone();
+        let dp = self.dp_mut();
+        // Desired ports: interface name -> (bridge, spec).
+        let mut want: BTreeMap<String, (String, PortSpec)> = BTreeMap::new();
+        for br in &cfg.bridges {
+            for port in &br.ports {
+                for iface in &port.interfaces {
+                    if let Ok(kind) = port_kind(iface) {
+                        let mac = matches!(kind, PortKind::Internal | PortKind::Tap)
+                            .then(|| stable_mac(&iface.uuid));
+                        want.insert(
+                            iface.name.clone(),
+                            (
+                                br.name.clone(),
+                                PortSpec {
+                                    name: iface.name.clone(),
+                                    kind,
+                                    mac,
+                                },
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        for p in dp.ports() {
+            let keep = want
+                .get(&p.name)
+                .is_some_and(|(b, s)| *b == p.bridge && s.kind == p.kind);
+            if !keep {
+                log(
+                    Level::Info,
+                    "bridge",
+                    &format!("deleted interface {} on port {}", p.name, p.port_no),
+                );
+                let _ = dp.del_port(&p.name);
+            }
+        }
+        let have: Vec<String> = dp.bridges();
+        for b in &have {
+            if !cfg.bridges.iter().any(|x| &x.name == b) {
+                log(Level::Info, "bridge", &format!("deleted bridge {b}"));
+                let _ = dp.del_bridge(b);
+            }
+        }
+        for br in &cfg.bridges {
+            if !have.contains(&br.name) {
+                log(
+                    Level::Info,
+                    "bridge",
+                    &format!("created bridge {}", br.name),
+                );
+                let _ = dp.add_bridge(&br.name);
+            }
+            let size = br
+                .other_config
+                .get("mac-table-size")
+                .and_then(|v| v.parse::<usize>().ok());
+            let aging = br
+                .other_config
+                .get("mac-aging-time")
+                .and_then(|v| v.parse::<u32>().ok());
+            let _ = dp.set_fdb_params(
+                &br.name,
+                size,
+                Some(aging.unwrap_or(rvs_datapath::fdb::DEFAULT_AGING_SECS)),
+            );
+        }
+        for (name, (br, spec)) in want {
+            if dp.port_info(&name).is_none() {
+                match dp.add_port(&br, spec) {
+                    Ok(p) => match &p.error {
+                        None => log(
+                            Level::Info,
+                            "bridge",
+                            &format!(
+                                "added interface {name} on port {} ({})",
+                                p.port_no, p.backend
+                            ),
+                        ),
+                        Some(e) => log(Level::Warn, "bridge", &format!("{name}: {e}")),
+                    },
+                    Err(e) => log(Level::Err, "bridge", &format!("{name}: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Run one `ovs-vsctl` invocation (argv without the program name).
+    pub fn vsctl(&mut self, args: &[String]) -> VsctlReply {
+        let result = {
+            let status = DpStatus {
+                dp: self.dp(),
+                cfg: &self.cfg,
+            };
+            vsctl::execute(&self.cfg, args, &status)
+        };
+        let out = match result {
+            Ok(o) => o,
+            Err(e) => {
+                return VsctlReply {
+                    stdout: String::new(),
+                    stderr: format!("ovs-vsctl: {}\n", e.message),
+                    exit_code: 1,
+                }
+            }
+        };
+        if out.changed {
+            if let Err(e) = out.config.save(&self.dbdir) {
+                log(Level::Err, "vsctl", &format!("transaction rejected: {e}"));
+                return VsctlReply {
+                    stdout: String::new(),
+                    stderr: format!("ovs-vsctl: transaction error: {e}\n"),
+                    exit_code: 1,
+                };
+            }
+            self.cfg = out.config;
+            self.reconcile();
+        }
+        let mut stderr = String::new();
+        for name in &out.added_interfaces {
+            let status = DpStatus {
+                dp: self.dp(),
+                cfg: &self.cfg,
+            };
+            if let Some(e) = status.interface(name).error {
+                stderr.push_str(&format!("ovs-vsctl: Error detected while setting up '{name}': {e}.  See rvsd log for details.\n"));
+            }
+        }
+        VsctlReply {
+            stdout: out.stdout,
+            stderr,
+            exit_code: out.exit_code,
+        }
+    }
+
+    /// OpenFlow port number of an interface on its bridge (65534 for the bridge's own port).
+    fn ofport_of(&self, name: &str) -> i64 {
+        self.cfg.interface(name).map_or(-1, |(_, _, i)| i.ofport)
+    }
+
+    fn summary(&self) -> DpSummary {
+        // There is no flow cache yet: every frame runs the NORMAL pipeline, which is a miss.
+        DpSummary {
+            hit: 0,
+            missed: self.dp().counters().frames,
+            lost: 0,
+            flows: 0,
+        }
+    }
+
+    fn type_label(kind: PortKind) -> Option<&'static str> {
+        match kind {
+            PortKind::System => None,
+            PortKind::Internal | PortKind::Tap => Some("tap"),
+        }
+    }
+
+    fn dpctl_show(&self, args: &[String]) -> Result<String, String> {
+        let mut stats = false;
+        for a in args {
+            match a.as_str() {
+                "-s" | "--statistics" => stats = true,
+                dp => check_dp_name(dp)?,
+            }
+        }
+        let rows: Vec<DpPortRow> = self
+            .dp()
+            .ports()
+            .into_iter()
+            .filter(|p| p.error.is_none())
+            .map(|p| DpPortRow {
+                port_no: p.port_no,
+                name: p.name.clone(),
+                type_label: Self::type_label(p.kind).map(str::to_string),
+                stats: p.stats,
+            })
+            .collect();
+        Ok(format::dpctl_show(&self.summary(), &rows, stats))
+    }
+
+    fn dpif_show(&self) -> String {
+        let ports = self.dp().ports();
+        let bridges: Vec<(String, Vec<DpifPortRow>)> = self
+            .cfg
+            .bridges
+            .iter()
+            .map(|b| {
+                let rows = ports
+                    .iter()
+                    .filter(|p| p.bridge == b.name && p.error.is_none())
+                    .map(|p| DpifPortRow {
+                        name: p.name.clone(),
+                        ofport: self.ofport_of(&p.name),
+                        port_no: p.port_no,
+                        type_label: Self::type_label(p.kind).unwrap_or("system").to_string(),
+                    })
+                    .collect();
+                (b.name.clone(), rows)
+            })
+            .collect();
+        format::dpif_show(&self.summary(), &bridges)
+    }
+
+    fn fdb_show(&self, br: &str) -> Result<String, String> {
+        let entries = self
+            .dp()
+            .fdb_show(br)
+            .map_err(|_| "no such bridge".to_string())?;
+        let by_no: BTreeMap<u16, String> = self
+            .dp()
+            .ports()
+            .into_iter()
+            .map(|p| (p.port_no, p.name))
+            .collect();
+        let rows: Vec<FdbRow> = entries
+            .iter()
+            .map(|e| FdbRow {
+                ofport: by_no.get(&e.port).map_or(-1, |n| self.ofport_of(n)),
+                vlan: e.vlan,
+                mac: e.mac.to_string(),
+                age: e.age,
+                is_static: e.is_static,
+            })
+            .collect();
+        Ok(format::fdb_show(&rows))
+    }
+
+    fn pmd_stats_show(&self) -> String {
+        let mut s = String::new();
+        for p in self.dp().pmds() {
+            let c = rvs_datapath::pmd::read_counters(&p.stats);
+            let busy_ns = p.stats.busy_ns.load(std::sync::atomic::Ordering::Relaxed);
+            let core = p
+                .core
+                .map_or_else(|| "unpinned".to_string(), |c| c.to_string());
+            s.push_str(&format!("pmd thread numa_id 0 core_id {core}:\n"));
+            s.push_str(&format!("  packets received: {}\n", c.frames));
+            s.push_str("  packet recirculations: 0\n  avg. datapath passes per packet: 1.00\n");
+            s.push_str("  megaflow hits: 0\n");
+            s.push_str(&format!(
+                "  miss with success upcall: {}\n  miss with failed upcall: 0\n",
+                c.frames
+            ));
+            let per = if c.frames > 0 {
+                busy_ns as f64 / c.frames as f64
+            } else {
+                0.0
+            };
+            s.push_str(&format!(
+                "  avg. processing time per packet: {per:.1} ns (busy iterations, I/O included)\n"
+            ));
+        }
+        s
+    }
+
+    fn dispatch(&mut self, method: &str, args: &[String]) -> Result<String, String> {
+        let need = |min: usize, max: usize| -> Result<(), String> {
+            if args.len() < min {
+                return Err(format!(
+                    "\"{method}\" command requires at least {min} arguments"
+                ));
+            }
+            if args.len() > max {
+                return Err(format!(
+                    "\"{method}\" command takes at most {max} arguments"
+                ));
+            }
+            Ok(())
+        };
+        let cmd = COMMANDS.iter().find(|c| c.0 == method).ok_or_else(|| format!("\"{method}\" is not a valid command (use list-commands to see a list of valid commands)"))?;
+        need(cmd.2, cmd.3)?;
+        match method {
+            "rvs/vsctl" => serde_json::to_string(&self.vsctl(args)).map_err(|e| e.to_string()),
+            "fdb/show" => self.fdb_show(&args[0]),
+            "fdb/flush" => {
+                self.dp()
+                    .fdb_flush(args.first().map(String::as_str))
+                    .map_err(|_| "no such bridge".to_string())?;
+                Ok("table successfully flushed\n".into())
+            }
+            "fdb/stats-show" => {
+                let st = self
+                    .dp()
+                    .fdb_stats(&args[0])
+                    .map_err(|_| "no such bridge".to_string())?;
+                Ok(format::fdb_stats_show(&args[0], &st))
+            }
+            "fdb/stats-clear" => {
+                self.dp()
+                    .fdb_stats_clear(args.first().map(String::as_str))
+                    .map_err(|_| "no such bridge".to_string())?;
+                Ok("statistics successfully cleared\n".into())
+            }
+            "fdb/add" => {
+                let vlan: u16 = args[2]
+                    .parse()
+                    .ok()
+                    .filter(|v| *v < 4096)
+                    .ok_or("invalid vlan")?;
+                let mac: MacAddr = args[3].parse().map_err(|_| "invalid mac")?;
+                self.dp()
+                    .fdb_add(&args[0], &args[1], vlan, mac)
+                    .map_err(|e| e.to_string())?;
+                Ok(String::new())
+            }
+            "fdb/del" => {
+                let vlan: u16 = args[1]
+                    .parse()
+                    .ok()
+                    .filter(|v| *v < 4096)
+                    .ok_or("invalid vlan")?;
+                let mac: MacAddr = args[2].parse().map_err(|_| "invalid mac")?;
+                match self.dp().fdb_del(&args[0], vlan, mac) {
+                    Ok(true) => Ok(String::new()),
+                    Ok(false) => Err("no such entry in mac learning table".into()),
+                    Err(_) => Err("no such bridge".into()),
+                }
+            }
+            "dpif/show" => Ok(self.dpif_show()),
+            "dpctl/show" => self.dpctl_show(args),
+            "dpctl/dump-flows" | "dpctl/del-flows" => {
+                for a in args.iter().filter(|a| !a.starts_with('-')) {
+                    check_dp_name(a)?;
+                }
+                Ok(String::new())
+            }
+            "dpctl/dump-dps" => Ok("netdev@ovs-netdev\n".into()),
+            "coverage/show" => Ok(format::coverage_show(&self.dp().coverage())),
+            "dpif-netdev/pmd-stats-show" => Ok(self.pmd_stats_show()),
+            "list-commands" => {
+                let mut s = String::from("The available commands are:\n");
+                for (name, usage, ..) in COMMANDS.iter().filter(|c| !c.0.starts_with("rvs/")) {
+                    s.push_str(&format!("  {name:<24}{usage}\n"));
+                }
+                Ok(s)
+            }
+            "version" => Ok(format!("rvsd (rvs) {VERSION}\n")),
+            "exit" => {
+                self.exit = true;
+                Ok(String::new())
+            }
+            _ => Err(format!("\"{method}\" is not a valid command")),
+        }
+    }
+}
+
+/// A datapath name given to dpctl commands must be ours.
+fn check_dp_name(dp: &str) -> Result<(), String> {
+    if dp == "netdev@ovs-netdev" || dp == "ovs-netdev" {
+        Ok(())
+    } else {
+        Err("ovs-vswitchd: datapath not found (Invalid argument)".into())
+    }
+}
+
+/// (command, usage, min args, max args).
+const COMMANDS: &[(&str, &str, usize, usize)] = &[
+    ("coverage/show", "", 0, 0),
+    ("dpctl/del-flows", "[dp]", 0, 1),
+    ("dpctl/dump-dps", "", 0, 0),
+    ("dpctl/dump-flows", "[-m] [dp]", 0, 3),
+    ("dpctl/show", "[-s] [dp...]", 0, 3),
+    ("dpif-netdev/pmd-stats-show", "", 0, 0),
+    ("dpif/show", "", 0, 0),
+    ("exit", "[--cleanup]", 0, 1),
+    ("fdb/add", "bridge port vlan mac", 4, 4),
+    ("fdb/del", "bridge vlan mac", 3, 3),
+    ("fdb/flush", "[bridge]", 0, 1),
+    ("fdb/show", "bridge", 1, 1),
+    ("fdb/stats-clear", "[bridge]", 0, 1),
+    ("fdb/stats-show", "bridge", 1, 1),
+    ("list-commands", "", 0, 0),
+    ("rvs/vsctl", "", 0, usize::MAX),
+    ("version", "", 0, 0),
+];
+
+impl Handler for Daemon {
+    fn handle(&mut self, req: &Request) -> Result<String, String> {
+        let args = req.string_params();
+        let r = self.dispatch(&req.method, &args);
+        if let Err(e) = &r {
+            log(Level::Dbg, "unixctl", &format!("{}: {e}", req.method));
+        }
+        r.map_err(|e| if e.ends_with('\n') { e } else { e + "\n" })
+    }
+
+    fn tick(&mut self) {
+        if let Some(dp) = self.dp.as_mut() {
+            dp.run();
+        }
+    }
+
+    fn exit_requested(&self) -> bool {
+        self.exit
+    }
+}

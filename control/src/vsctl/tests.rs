@@ -1,0 +1,2 @@
+//! Unit tests of the ovs-vsctl engine.
+use super::*;

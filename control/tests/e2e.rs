@@ -1,0 +1,279 @@
+//! rvsd end to end, through the real front ends, in network namespaces (root only):
+//! a bridge with netns containers, ping and TCP with default offloads, internal/TAP ports,
+//! listings, persistence across kill -9, concurrent clients, vanishing netdevs.
+
+mod common;
+
+use common::{Lan, Rvsd, TempDir};
+use rvs_testkit::{skip_unless_root, skip_unless_tools, unique_ifname, Netns};
+use std::time::Duration;
+
+#[test]
+fn containers_ping_each_other_and_the_bridge() {
+    if skip_unless_root("containers_ping_each_other_and_the_bridge") {
+        return;
+    }
+    let lan = Lan::new(3, 1);
+    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+        assert!(lan.ping(a, &lan.ip(b)), "ping {a}->{b}\n{}", lan.rvsd.log());
+    }
+    assert!(lan.ping(0, &lan.br_ip()), "ping bridge internal IP");
+    // fdb/show lists every container MAC on its OpenFlow port, and the bridge's as LOCAL.
+    let fdb = lan.rvsd.appctl_ok(&["fdb/show", "br0"]);
+    assert!(
+        fdb.starts_with(" port  VLAN  MAC                Age\n"),
+        "{fdb}"
+    );
+    for (i, c) in lan.containers.iter().enumerate() {
+        let mac = c.mac("eth0");
+        let line = fdb
+            .lines()
+            .find(|l| l.contains(&mac))
+            .unwrap_or_else(|| panic!("{mac} missing:\n{fdb}"));
+        assert_eq!(
+            line.split_whitespace().next(),
+            Some((i + 1).to_string().as_str()),
+            "{fdb}"
+        );
+    }
+    let br_mac = lan.sw.mac("br0");
+    assert!(
+        fdb.lines()
+            .any(|l| l.starts_with("LOCAL") && l.contains(&br_mac)),
+        "{fdb}"
+    );
+    // dpctl/show and ovs-dpctl show agree and list every port.
+    let show = lan.rvsd.appctl_ok(&["dpctl/show"]);
+    let standalone = lan.rvsd.dpctl(&["show"]);
+    assert!(standalone.status.success());
+    assert_eq!(String::from_utf8_lossy(&standalone.stdout), show);
+    assert!(
+        show.starts_with("netdev@ovs-netdev:\n  lookups: hit:"),
+        "{show}"
+    );
+    assert!(show.contains("port 1: br0 (tap)"), "{show}");
+    for (i, p) in lan.ports.iter().enumerate() {
+        assert!(show.contains(&format!("port {}: {p}\n", i + 2)), "{show}");
+    }
+    let show_s = lan.rvsd.appctl_ok(&["dpctl/show", "-s"]);
+    assert!(
+        show_s.contains("    RX packets:") && show_s.contains("    collisions:0"),
+        "{show_s}"
+    );
+}
+
+#[test]
+fn tcp_with_default_offloads_through_veth_and_internal_ports() {
+    if skip_unless_root("tcp_with_default_offloads")
+        || skip_unless_tools(
+            "tcp_with_default_offloads",
+            &["iperf3", "curl", "python3", "nstat", "sha256sum"],
+        )
+    {
+        return;
+    }
+    let lan = Lan::new(2, 2);
+    // A third "container" behind an extra internal (TAP) port moved into its own netns.
+    let c3 = Netns::new("ct");
+    let tap = unique_ifname("int");
+    lan.rvsd.vsctl_ok(&[
+        "add-port",
+        "br0",
+        &tap,
+        "--",
+        "set",
+        "interface",
+        &tap,
+        "type=internal",
+    ]);
+    assert!(lan.sw.wait_until(Duration::from_secs(5), |ns| ns
+        .try_exec(["ip", "link", "show", &tap])
+        .map(|o| o.status.success())
+        .unwrap_or(false)));
+    lan.sw.exec(["ip", "link", "set", &tap, "netns", c3.name()]);
+    c3.set_addr(&tap, "10.77.2.30/24");
+    for (name, server) in [("veth", &lan.containers[1]), ("tap", &c3)] {
+        let server_ip = if name == "veth" {
+            lan.ip(1)
+        } else {
+            "10.77.2.30".to_string()
+        };
+        assert!(lan.ping(0, &server_ip), "{name}: ping");
+        server.exec(["nstat", "-n"]);
+        // iperf3 for 3 s.
+        let _srv = server.spawn(["iperf3", "-s", "-1"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let out = lan.containers[0].exec(["iperf3", "-c", &server_ip, "-t", "3", "-J"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let bps = v["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .unwrap_or(0.0);
+        eprintln!("{name}: iperf3 through rvs: {:.2} Gbit/s", bps / 1e9);
+        assert!(bps > 1e7, "{name}: TCP throughput {bps} bit/s");
+        // 10 MB over HTTP with a checksum.
+        let www = TempDir::new("www");
+        let data: Vec<u8> = (0..10 * 1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(www.0.join("blob"), &data).unwrap();
+        let _http = server.spawn([
+            "python3",
+            "-m",
+            "http.server",
+            "8088",
+            "--bind",
+            &server_ip,
+            "--directory",
+            &www.0.display().to_string(),
+        ]);
+        let url = format!("http://{server_ip}:8088/blob");
+        let ok = lan.containers[0].wait_until(Duration::from_secs(10), |c| {
+            c.try_exec(["curl", "-sf", "-o", "/dev/null", &url])
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        });
+        assert!(ok, "{name}: http server reachable");
+        let got = lan.containers[0].exec(["sh", "-c", &format!("curl -sf {url} | sha256sum")]);
+        let want = rvs_testkit::run(["sha256sum", &www.0.join("blob").display().to_string()]);
+        assert_eq!(
+            got.split_whitespace().next(),
+            want.split_whitespace().next(),
+            "{name}: sha256 of 10 MB transfer"
+        );
+        assert_eq!(
+            server.nstat("TcpInCsumErrors").unwrap_or(0),
+            0,
+            "{name}: receiver saw bad TCP checksums"
+        );
+        assert_eq!(
+            lan.containers[0].nstat("TcpInCsumErrors").unwrap_or(0),
+            0,
+            "{name}: sender saw bad TCP checksums"
+        );
+    }
+}
+
+#[test]
+fn config_survives_kill_9_and_forwarding_resumes() {
+    if skip_unless_root("config_survives_kill_9") {
+        return;
+    }
+    let mut lan = Lan::new(2, 3);
+    lan.rvsd
+        .vsctl_ok(&["set", "bridge", "br0", "other_config:mac-aging-time=60"]);
+    lan.rvsd
+        .vsctl_ok(&["set", "interface", &lan.ports[0], "external_ids:owner=test"]);
+    assert!(lan.ping(0, &lan.ip(1)));
+    let before = lan.rvsd.vsctl_ok(&["show"]);
+    lan.rvsd.kill9();
+    // The internal TAP went away with the process; a restart recreates it.
+    lan.rvsd.respawn();
+    assert_eq!(lan.rvsd.vsctl_ok(&["show"]), before);
+    assert_eq!(
+        lan.rvsd
+            .vsctl_ok(&["get", "interface", &lan.ports[0], "external_ids:owner"])
+            .trim(),
+        "test"
+    );
+    let t = std::time::Instant::now();
+    let mut ok = false;
+    while t.elapsed() < Duration::from_secs(5) && !ok {
+        ok = lan.containers[0]
+            .try_exec(["ping", "-c", "1", "-W", "1", &lan.ip(1)])
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+    }
+    assert!(ok, "forwarding resumed after restart");
+    // Clean stop exits 0 and keeps the config.
+    assert_eq!(lan.rvsd.stop(), Some(0));
+    assert!(lan.rvsd.dbdir.join("conf.json").exists());
+    lan.rvsd.respawn();
+    assert_eq!(lan.rvsd.vsctl_ok(&["show"]), before);
+}
+
+#[test]
+fn concurrent_clients_leave_a_consistent_config() {
+    if skip_unless_root("concurrent_clients") {
+        return;
+    }
+    let sw = Netns::new("sw");
+    let dir = TempDir::new("conc");
+    let rvsd = Rvsd::start(&sw, &dir.0);
+    rvsd.vsctl_ok(&["add-br", "br0"]);
+    let names: Vec<String> = (0..16).map(|_| unique_ifname("q")).collect();
+    std::thread::scope(|s| {
+        for n in &names {
+            let rvsd = &rvsd;
+            s.spawn(move || {
+                rvsd.vsctl_ok(&[
+                    "add-port",
+                    "br0",
+                    n,
+                    "--",
+                    "set",
+                    "interface",
+                    n,
+                    "type=internal",
+                ]);
+            });
+        }
+    });
+    let ports = rvsd.vsctl_ok(&["list-ports", "br0"]);
+    let mut listed: Vec<&str> = ports.lines().collect();
+    listed.sort();
+    let mut want: Vec<&str> = names.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(listed, want);
+    // Every port got a distinct OpenFlow port number.
+    let mut ofports: Vec<String> = names
+        .iter()
+        .map(|n| {
+            rvsd.vsctl_ok(&["get", "interface", n, "ofport"])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    ofports.sort();
+    ofports.dedup();
+    assert_eq!(ofports.len(), names.len());
+    drop(rvsd);
+}
+
+#[test]
+fn vanished_veth_shows_an_error_and_resumes_when_recreated() {
+    if skip_unless_root("vanished_veth") {
+        return;
+    }
+    let lan = Lan::new(2, 4);
+    assert!(lan.ping(0, &lan.ip(1)));
+    let p = lan.ports[1].clone();
+    lan.sw.exec(["ip", "link", "del", &p]);
+    let err_seen = lan.sw.wait_until(Duration::from_secs(5), |_| {
+        let _ = lan.ping(0, &lan.ip(1));
+        lan.rvsd
+            .vsctl_ok(&["get", "interface", &p, "error"])
+            .contains("could not open network device")
+    });
+    assert!(
+        err_seen,
+        "error column set after the veth vanished:\n{}",
+        lan.rvsd.vsctl_ok(&["show"])
+    );
+    // Recreate it with the same name; the port resumes.
+    lan.sw.add_veth(&p, &lan.containers[1], "eth0");
+    lan.containers[1].set_addr("eth0", &format!("{}/24", lan.ip(1)));
+    // The new veth has a new MAC: forget the old neighbour entry rather than wait it out.
+    lan.containers[0].exec(["ip", "neigh", "flush", "all"]);
+    let back = lan
+        .sw
+        .wait_until(Duration::from_secs(10), |_| lan.ping(0, &lan.ip(1)));
+    assert!(
+        back,
+        "forwarding resumed on the recreated veth\n{}",
+        lan.rvsd.log()
+    );
+    assert_eq!(
+        lan.rvsd.vsctl_ok(&["get", "interface", &p, "error"]).trim(),
+        "[]"
+    );
+}

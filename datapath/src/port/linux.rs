@@ -1,0 +1,243 @@
+//! Linux netdev plumbing shared by the AF_PACKET and TAP ports: interface ioctls (index, MTU,
+//! flags, MAC address), errno classification, and `Link`, the per-port state that decides
+//! whether a frame fits the device and whether the device has vanished.
+//!
+//! Invariants: nothing here panics on a bad name or errno; names longer than `IFNAMSIZ - 1`
+//! give `InvalidInput`. Ioctls go through a short-lived `AF_INET` datagram socket of the
+//! calling thread's network namespace, so call them from the namespace the device lives in.
+//! They are slow-path only (open, `refresh`, error handling), never per packet.
+
+use crate::packet::{Packet, GSO_NONE};
+use crate::wire::MacAddr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Ethernet header plus one VLAN tag: the most a frame may carry on top of the MTU.
+pub const L2_OVERHEAD: usize = 14 + 4;
+
+fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.as_bytes().contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid interface name {name:?}"),
+        ));
+    }
+    // SAFETY: ifreq is a plain C struct (name array + union of plain data); all-zero is valid.
+    let mut r: libc::ifreq = unsafe { core::mem::zeroed() };
+    for (d, s) in r.ifr_name.iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
+    }
+    Ok(r)
+}
+
+fn ctl_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn ioctl(req: libc::c_ulong, r: &mut libc::ifreq) -> io::Result<()> {
+    let s = ctl_socket()?;
+    // SAFETY: `r` is a valid, writable ifreq for the whole call; every request used here
+    // reads/writes only an ifreq.
+    if unsafe { libc::ioctl(s.as_raw_fd(), req as _, r as *mut libc::ifreq) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The ifindex of `name`, or `NotFound`-like `ENODEV`.
+pub fn if_index(name: &str) -> io::Result<u32> {
+    let r = ifreq(name)?;
+    // SAFETY: ifr_name is NUL-terminated (ifreq() leaves at least one trailing zero).
+    let i = unsafe { libc::if_nametoindex(r.ifr_name.as_ptr()) };
+    if i == 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENODEV));
+    }
+    Ok(i)
+}
+
+/// The MTU of `name`.
+pub fn mtu(name: &str) -> io::Result<usize> {
+    let mut r = ifreq(name)?;
+    ioctl(libc::SIOCGIFMTU, &mut r)?;
+    // SAFETY: SIOCGIFMTU filled the ifru_mtu member of the union.
+    let m = unsafe { r.ifr_ifru.ifru_mtu };
+    Ok(usize::try_from(m).unwrap_or(0))
+}
+
+/// Set `IFF_UP` (and keep the other flags).
+pub fn set_up(name: &str) -> io::Result<()> {
+    let mut r = ifreq(name)?;
+    ioctl(libc::SIOCGIFFLAGS, &mut r)?;
+    // SAFETY: SIOCGIFFLAGS filled the ifru_flags member; we write back the same member.
+    unsafe { r.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    ioctl(libc::SIOCSIFFLAGS, &mut r)
+}
+
+/// Set the Ethernet address of `name`.
+pub fn set_mac(name: &str, mac: MacAddr) -> io::Result<()> {
+    let mut r = ifreq(name)?;
+    // SAFETY: writing the sockaddr member of a zeroed union; sockaddr is plain data.
+    unsafe {
+        r.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
+        for (d, s) in r.ifr_ifru.ifru_hwaddr.sa_data.iter_mut().zip(mac.0) {
+            *d = s as libc::c_char;
+        }
+    }
+    ioctl(libc::SIOCSIFHWADDR, &mut r)
+}
+
+/// The Ethernet address of `name`.
+pub fn mac(name: &str) -> io::Result<MacAddr> {
+    let mut r = ifreq(name)?;
+    ioctl(libc::SIOCGIFHWADDR, &mut r)?;
+    let mut m = [0u8; 6];
+    // SAFETY: SIOCGIFHWADDR filled the ifru_hwaddr member.
+    let d = unsafe { r.ifr_ifru.ifru_hwaddr.sa_data };
+    for (o, s) in m.iter_mut().zip(d) {
+        *o = s as u8;
+    }
+    Ok(MacAddr(m))
+}
+
+/// Errors that mean the device is gone or down rather than that one frame was bad.
+pub fn is_link_errno(e: i32) -> bool {
+    matches!(
+        e,
+        libc::ENODEV | libc::ENXIO | libc::ENETDOWN | libc::EBADFD | libc::EIO
+    )
+}
+
+/// "could not open network device NAME (No such device)", in the words of OVS.
+pub fn open_error_message(name: &str, e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    format!("could not open network device {name} ({text})")
+}
+
+/// What a port knows about its device between syscalls.
+#[derive(Debug)]
+pub struct Link {
+    name: String,
+    ifindex: u32,
+    mtu: usize,
+    error: Option<String>,
+}
+
+impl Link {
+    /// Look `name` up now (it must exist).
+    pub fn open(name: &str) -> io::Result<Link> {
+        let ifindex = if_index(name)?;
+        Ok(Link {
+            name: name.to_string(),
+            ifindex,
+            mtu: mtu(name)?,
+            error: None,
+        })
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+    pub fn mtu(&self) -> usize {
+        self.mtu
+    }
+    /// Set once the device has vanished.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+    pub fn vanished(&self) -> bool {
+        self.error.is_some()
+    }
+    /// A non-GSO frame longer than MTU + Ethernet header cannot be sent, except that an
+    /// 802.1Q-tagged frame may be 4 bytes longer (the kernel's rule for packet sockets).
+    #[inline]
+    pub fn too_big(&self, p: &Packet) -> bool {
+        let d = p.data();
+        let limit = if d.len() >= 14 && d[12..14] == [0x81, 0x00] {
+            self.mtu + L2_OVERHEAD
+        } else {
+            self.mtu + 14
+        };
+        p.meta.offload.gso_type == GSO_NONE && d.len() > limit
+    }
+    /// Re-read the MTU, and check the device still exists under the same index. Returns
+    /// false (and records the error) when it vanished.
+    pub fn refresh(&mut self) -> bool {
+        match if_index(&self.name) {
+            Ok(i) if i == self.ifindex => {
+                if let Ok(m) = mtu(&self.name) {
+                    self.mtu = m;
+                }
+                true
+            }
+            Ok(_) | Err(_) => {
+                self.mark_vanished();
+                false
+            }
+        }
+    }
+    /// Re-read the MTU if the name still resolves to our device (in the calling thread's
+    /// namespace); otherwise keep the old value. Never marks the link vanished.
+    pub fn refresh_mtu(&mut self) {
+        if if_index(&self.name).ok() == Some(self.ifindex) {
+            if let Ok(m) = mtu(&self.name) {
+                self.mtu = m;
+            }
+        }
+    }
+    /// Record that the device is gone.
+    pub fn mark_vanished(&mut self) {
+        if self.error.is_none() {
+            let e = io::Error::from_raw_os_error(libc::ENODEV);
+            self.error = Some(open_error_message(&self.name, &e));
+        }
+    }
+    /// Called with an errno from a send/receive that `is_link_errno`: distinguishes a
+    /// vanished device (recorded) from one that is merely down. Returns true if vanished.
+    pub fn on_link_errno(&mut self) -> bool {
+        !self.refresh()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(ifreq("").is_err());
+        assert!(ifreq("0123456789abcdef").is_err());
+        assert!(ifreq("a\0b").is_err());
+        assert!(ifreq("0123456789abcde").is_ok());
+        assert_eq!(
+            if_index("rvs-no-such-dev").unwrap_err().raw_os_error(),
+            Some(libc::ENODEV)
+        );
+    }
+
+    #[test]
+    fn loopback_is_visible() {
+        assert!(if_index("lo").unwrap() > 0);
+        assert!(mtu("lo").unwrap() >= 1500);
+    }
+
+    #[test]
+    fn message_matches_ovs() {
+        let e = io::Error::from_raw_os_error(libc::ENODEV);
+        assert_eq!(
+            open_error_message("eth9", &e),
+            "could not open network device eth9 (No such device)"
+        );
+    }
+}
