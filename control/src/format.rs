@@ -226,7 +226,7 @@ mod tests {
             },
         ];
         assert_eq!(fdb_show(&rows), reference("04-ovs-appctl-fdb-show-br0.txt"));
-        assert_eq!(fdb_show(&[]), reference("fdb-show-after-flush.txt"));
+        assert_eq!(fdb_show(&[]), reference("errors/fdb-show-after-flush.txt"));
     }
 
     #[test]

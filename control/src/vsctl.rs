@@ -1228,10 +1228,7 @@ fn print_table(t: &OutTable, style: &Style, n_tables: &mut usize, out: &mut Stri
                     serde_json::Value::Array(
                         r.iter()
                             .zip(&t.types)
-                            .map(|(d, ty)| match style.data {
-                                DataFmt::Json => d.to_json(ty),
-                                other => serde_json::Value::from(cell_text(d, ty, other)),
-                            })
+                            .map(|(d, ty)| d.to_json(ty))
                             .collect(),
                     )
                 })
@@ -1248,14 +1245,48 @@ fn print_table(t: &OutTable, style: &Style, n_tables: &mut usize, out: &mut Stri
                 ),
             );
             let v = serde_json::Value::Object(obj);
-            let s = if style.pretty {
-                serde_json::to_string_pretty(&v)
+            if style.pretty {
+                json_pretty(&v, 0, out);
             } else {
-                serde_json::to_string(&v)
-            };
-            out.push_str(&s.unwrap_or_default());
+                out.push_str(&serde_json::to_string(&v).unwrap_or_default());
+            }
             out.push('\n');
         }
+    }
+}
+
+/// OVS's pretty JSON serializer (closing brackets stay on the last element's line).
+fn json_pretty(v: &serde_json::Value, depth: usize, out: &mut String) {
+    let indent = |d: usize, out: &mut String| {
+        out.push('\n');
+        out.push_str(&" ".repeat(2 * d));
+    };
+    match v {
+        serde_json::Value::Array(a) => {
+            out.push('[');
+            for (i, e) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(depth + 1, out);
+                json_pretty(e, depth + 1, out);
+            }
+            out.push(']');
+        }
+        serde_json::Value::Object(o) => {
+            out.push('{');
+            for (i, (k, e)) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(depth + 1, out);
+                out.push_str(&datum::json_quote(k));
+                out.push_str(": ");
+                json_pretty(e, depth + 1, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
     }
 }
 
@@ -1572,12 +1603,15 @@ fn check_conflicts(cfg: &Config, name: &str, msg: &str) -> Res<()> {
 
 fn cmd_add_br(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Res<()> {
     let name = cmd.args.first().map(String::as_str).unwrap_or("");
-    match cmd.args.len() {
-        1 => {}
-        2 => return fail("'add-br' command requires exactly 1 or 3 arguments"),
-        _ => return fail("rvs does not support fake (VLAN) bridges: use add-br BRIDGE"),
+    if cmd.args.len() == 2 {
+        return fail("'add-br' command takes exactly 1 or 3 arguments");
     }
     if cmd.has("--may-exist") && ctx.cfg.bridge(name).is_some() {
+        if cmd.args.len() == 3 {
+            return fail(format!(
+                "\"--may-exist add-br {name}\" but {name} is not a VLAN bridge"
+            ));
+        }
         return Ok(());
     }
     check_conflicts(
@@ -1585,6 +1619,9 @@ fn cmd_add_br(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Res<()> {
         name,
         &format!("cannot create a bridge named {name}"),
     )?;
+    if cmd.args.len() == 3 {
+        return fail("rvs does not support fake (VLAN) bridges: use add-br BRIDGE");
+    }
     if name.is_empty() {
         return fail("bridge name must not be empty");
     }
@@ -1745,7 +1782,7 @@ fn parse_ckv<'s>(
     ops: Option<&[&'static str]>,
 ) -> Res<(&'static Column, Option<String>, &'static str, &'s str)> {
     let mut p = 0;
-    let (cname, _) = parse_token(arg, &mut p)?;
+    let cname = parse_token(arg, &mut p)?;
     if cname.is_empty() {
         return fail(format!("{arg}: missing column name"));
     }
@@ -1754,7 +1791,7 @@ fn parse_ckv<'s>(
     let mut key = None;
     if b.get(p) == Some(&b':') {
         p += 1;
-        let (k, _) = parse_token(arg, &mut p)?;
+        let k = parse_token(arg, &mut p)?;
         key = Some(k);
     }
     let Some(ops) = ops else {
@@ -1947,12 +1984,17 @@ fn cmd_find(ctx: &mut Ctx<'_>, cmd: &Cmd, out: &mut String) -> Res<()> {
                 (Some(k), datum_from_string(value, &ty, false)?)
             }
             None => {
-                let mut ty = col.ty;
-                ty.min = 0;
-                if set_op {
-                    ty.max = u32::MAX;
+                // Like OVS: the value must fit the column's type (a scalar column takes one
+                // value even with {in}); constraints are not checked.
+                let d = datum_from_string(value, &col.ty, false)?;
+                if (d.len() as u64) > u64::from(col.ty.max) {
+                    return fail(format!(
+                        "{value}: {} value(s) specified but the maximum number is {}",
+                        d.len(),
+                        col.ty.max
+                    ));
                 }
-                (None, datum_from_string(value, &ty, true)?)
+                (None, d)
             }
         };
         conds.push(Cond { col, key, op, want });

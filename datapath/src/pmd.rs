@@ -33,7 +33,7 @@ pub fn lock_port(p: &SharedPort) -> MutexGuard<'_, Box<dyn Port>> {
 }
 
 /// Busy-poll this long without traffic before blocking.
-pub const IDLE_BEFORE_SLEEP: Duration = Duration::from_millis(50);
+pub const IDLE_BEFORE_SLEEP: Duration = Duration::from_millis(5);
 /// Longest single block, so housekeeping-free PMDs still notice a stop promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(500);
 /// Buffers per PMD pool.
@@ -367,7 +367,9 @@ impl Pmd {
             }
             self.stats.idle_iterations.fetch_add(1, Relaxed);
             if last_traffic.elapsed() < IDLE_BEFORE_SLEEP {
-                std::hint::spin_loop();
+                // Keep polling, but let a runnable thread (often the traffic's own sender or
+                // receiver on a small machine) have the core between polls.
+                std::thread::yield_now();
                 continue;
             }
             // Idle: block until a port is readable, a message arrives, or MAX_SLEEP passes.

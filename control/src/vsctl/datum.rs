@@ -277,21 +277,26 @@ pub(crate) fn is_delim(c: u8) -> bool {
     DELIMS.contains(&c)
 }
 
-/// OVS's `ovsdb_token_parse`: reads one token from `s` starting at `*pos`, honouring double
-/// quotes and backslash escapes, stopping at a delimiter outside quotes. Returns the token and
-/// whether any part of it was quoted.
-pub(crate) fn parse_token(s: &str, pos: &mut usize) -> Result<(String, bool), String> {
+/// OVS's `ovsdb_token_parse`: reads one token from `s` starting at `*pos`, stopping at a
+/// delimiter outside double quotes. Quoted parts are kept verbatim, quotes included (they are
+/// JSON strings, decoded by [`atom_from_string`]); outside quotes a backslash escapes a
+/// delimiter, a backslash or a quote. Returns the raw token.
+pub(crate) fn parse_token(s: &str, pos: &mut usize) -> Result<String, String> {
     let b = s.as_bytes();
     let mut out: Vec<u8> = Vec::new();
     let mut in_quotes = false;
-    let mut quoted = false;
     let mut p = *pos;
     while p < b.len() {
         let c = b[p];
         p += 1;
         if c == b'\\' {
             match b.get(p) {
-                Some(&n) if in_quotes || is_delim(n) || n == b'\\' || n == b'"' => {
+                Some(&n) if in_quotes => {
+                    out.push(c);
+                    out.push(n);
+                    p += 1;
+                }
+                Some(&n) if is_delim(n) || n == b'\\' || n == b'"' => {
                     out.push(n);
                     p += 1;
                 }
@@ -306,20 +311,19 @@ pub(crate) fn parse_token(s: &str, pos: &mut usize) -> Result<(String, bool), St
         } else if !in_quotes && is_delim(c) {
             p -= 1;
             break;
-        } else if c == b'"' {
-            in_quotes = !in_quotes;
-            quoted = true;
         } else {
+            if c == b'"' {
+                in_quotes = !in_quotes;
+            }
             out.push(c);
         }
     }
     if in_quotes {
-        return Err(format!(
-            "{s}: quoted string at end of input lacks closing quote"
-        ));
+        let tok = s.get(*pos..).unwrap_or("");
+        return Err(format!("{tok}: quoted string extends past end of argument"));
     }
     *pos = p;
-    Ok((String::from_utf8_lossy(&out).into_owned(), quoted))
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn parse_int(s: &str) -> Result<i64, String> {
@@ -358,10 +362,15 @@ pub(crate) fn atom_from_string(s: &str, bt: &BaseType) -> Result<Atom, String> {
             )),
         },
         Base::Str => {
-            if s.starts_with('"') {
+            if s.is_empty() {
+                Err(
+                    "An empty string is not valid as input; use \"\" to represent the empty string"
+                        .to_string(),
+                )
+            } else if s.starts_with('"') {
                 serde_json::from_str::<String>(s)
                     .map(Atom::Str)
-                    .map_err(|_| format!("{s}: syntax error in quoted string"))
+                    .map_err(|_| format!("{s}: missing quote at end of quoted string"))
             } else {
                 Ok(Atom::Str(s.to_string()))
             }
@@ -416,19 +425,53 @@ fn skip_spaces(b: &[u8], p: &mut usize) {
     }
 }
 
-fn parse_atom_token(s: &str, p: &mut usize, bt: &BaseType) -> Result<Atom, String> {
+fn parse_atom_token(s: &str, p: &mut usize, ty: &ColType, bt: &BaseType) -> Result<Atom, String> {
     let start = *p;
-    let (tok, quoted) = parse_token(s, p)?;
-    if tok.is_empty() && !quoted {
+    let tok = parse_token(s, p)?;
+    if tok.is_empty() {
         let rest = s.get(start..).unwrap_or("");
         let c = rest.chars().next().map(String::from).unwrap_or_default();
-        return Err(format!("{rest}: syntax error at \"{c}\""));
+        return Err(format!(
+            "{s}: unexpected \"{c}\" parsing {}",
+            type_to_english(ty)
+        ));
     }
-    if bt.base == Base::Str {
-        Ok(Atom::Str(tok))
+    atom_from_string(&tok, bt)
+}
+
+fn base_english(b: Base) -> &'static str {
+    match b {
+        Base::Int => "integer",
+        Base::Real => "real",
+        Base::Bool => "boolean",
+        Base::Str => "string",
+        Base::Uuid => "uuid",
+    }
+}
+
+/// OVS's `ovsdb_type_to_english`.
+pub(crate) fn type_to_english(ty: &ColType) -> String {
+    let k = base_english(ty.key.base);
+    if ty.value.is_none() && ty.min == 1 && ty.max == 1 {
+        return k.to_string();
+    }
+    let mut out = String::from(if ty.value.is_some() { "map" } else { "set" });
+    if ty.max == u32::MAX {
+        if ty.min > 0 {
+            out.push_str(&format!(" of {} or more", ty.min));
+        } else {
+            out.push_str(" of");
+        }
+    } else if ty.min > 0 {
+        out.push_str(&format!(" of {} to {}", ty.min, ty.max));
     } else {
-        atom_from_string(&tok, bt)
+        out.push_str(&format!(" of up to {}", ty.max));
     }
+    match &ty.value {
+        None => out.push_str(&format!(" {k}s")),
+        Some(v) => out.push_str(&format!(" ({k}, {}) pairs", base_english(v.base))),
+    }
+    out
 }
 
 /// OVS's `ovsdb_datum_from_string`: `10`, `[10,20]`, `10,20`, `{a=b, c=d}`, `a=b`, `[]`, `{}`.
@@ -454,7 +497,7 @@ pub(crate) fn datum_from_string(s: &str, ty: &ColType, check: bool) -> Result<Da
     let mut keys = Vec::new();
     let mut values = Vec::new();
     while p < b.len() && Some(b[p]) != end_delim {
-        let k = parse_atom_token(s, &mut p, &ty.key)?;
+        let k = parse_atom_token(s, &mut p, ty, &ty.key)?;
         if let Some(vt) = &ty.value {
             skip_spaces(b, &mut p);
             if b.get(p) != Some(&b'=') {
@@ -464,17 +507,14 @@ pub(crate) fn datum_from_string(s: &str, ty: &ColType, check: bool) -> Result<Da
             }
             p += 1;
             skip_spaces(b, &mut p);
-            values.push(parse_atom_token(s, &mut p, vt)?);
+            values.push(parse_atom_token(s, &mut p, ty, vt)?);
         }
         keys.push(k);
         skip_spaces(b, &mut p);
+        // Elements are separated by a comma and/or white space.
         if b.get(p) == Some(&b',') {
             p += 1;
             skip_spaces(b, &mut p);
-        } else if p < b.len() && Some(b[p]) != end_delim {
-            let rest = s.get(p..).unwrap_or("");
-            let c = rest.chars().next().map(String::from).unwrap_or_default();
-            return Err(format!("{s}: syntax error at \"{c}\""));
         }
     }
     if let Some(d) = end_delim {

@@ -95,9 +95,9 @@ fn errno() -> i32 {
 
 impl AfPacketPort {
     /// Open `ifname` (in the calling thread's network namespace) as datapath port `port_no`.
+    /// Errors are the raw OS errors; callers phrase them (`linux::open_error_message`).
     pub fn open(ifname: &str, port_no: u16) -> io::Result<AfPacketPort> {
-        let link = Link::open(ifname)
-            .map_err(|e| io::Error::new(e.kind(), linux::open_error_message(ifname, &e)))?;
+        let link = Link::open(ifname)?;
         // SAFETY: plain socket(2) call; checked below.
         let raw = unsafe {
             libc::socket(
