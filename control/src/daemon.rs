@@ -16,7 +16,7 @@ use crate::log::{log, Level};
 use crate::server::Handler;
 use crate::unixctl::Request;
 use crate::vsctl::{self, IfaceStatus, Status};
-use rvs_datapath::dpif::{Dpif, PortKind, PortSpec};
+use rvs_datapath::dpif::{Dpif, PortInfo, PortKind, PortSpec};
 use rvs_datapath::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -166,6 +166,7 @@ impl Daemon {
                                     name: iface.name.clone(),
                                     kind,
                                     mac,
+                                    options: iface.options.clone(),
                                 },
                             ),
                         );
@@ -176,7 +177,7 @@ impl Daemon {
         for p in dp.ports() {
             let keep = want
                 .get(&p.name)
-                .is_some_and(|(b, s)| *b == p.bridge && s.kind == p.kind);
+                .is_some_and(|(b, s)| *b == p.bridge && s.kind == p.kind && s.options == p.options);
             if !keep {
                 log(
                     Level::Info,
@@ -299,10 +300,16 @@ impl Daemon {
         }
     }
 
-    fn type_label(kind: PortKind) -> Option<&'static str> {
-        match kind {
+    /// What OVS prints in parentheses after a port: nothing for system ports, `tap` for
+    /// internal and tap ports, `gre: key=value, …` for tunnels.
+    fn type_label(p: &PortInfo) -> Option<String> {
+        match p.kind {
             PortKind::System => None,
-            PortKind::Internal | PortKind::Tap => Some("tap"),
+            PortKind::Internal | PortKind::Tap => Some("tap".into()),
+            PortKind::Gre => {
+                let opts: Vec<String> = p.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                Some(format!("gre: {}", opts.join(", ")))
+            }
         }
     }
 
@@ -322,7 +329,7 @@ impl Daemon {
             .map(|p| DpPortRow {
                 port_no: p.port_no,
                 name: p.name.clone(),
-                type_label: Self::type_label(p.kind).map(str::to_string),
+                type_label: Self::type_label(&p),
                 stats: p.stats,
             })
             .collect();
@@ -343,7 +350,7 @@ impl Daemon {
                         name: p.name.clone(),
                         ofport: self.ofport_of(&p.name),
                         port_no: p.port_no,
-                        type_label: Self::type_label(p.kind).unwrap_or("system").to_string(),
+                        type_label: Self::type_label(p).unwrap_or_else(|| "system".into()),
                     })
                     .collect();
                 (b.name.clone(), rows)

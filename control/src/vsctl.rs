@@ -1887,6 +1887,7 @@ fn cmd_get(ctx: &mut Ctx<'_>, cmd: &Cmd, out: &mut String) -> Res<()> {
 
 fn list_columns(table: Table, cmd: &Cmd) -> Res<Vec<&'static Column>> {
     match cmd.opts.get("--columns") {
+        Some(spec) if spec.trim().is_empty() => fail("must specify at least one column name"),
         Some(spec) => spec
             .split(',')
             .filter(|s| !s.is_empty())

@@ -31,6 +31,8 @@ pub enum PortKind {
     Internal,
     /// A TAP device rvs creates for a VM or a program (`type=tap`).
     Tap,
+    /// A GRE tunnel to `options:remote_ip`, encapsulated by rvs (`type=gre`).
+    Gre,
 }
 
 impl PortKind {
@@ -40,6 +42,7 @@ impl PortKind {
             "" | "system" => Some(PortKind::System),
             "internal" => Some(PortKind::Internal),
             "tap" => Some(PortKind::Tap),
+            "gre" => Some(PortKind::Gre),
             _ => None,
         }
     }
@@ -52,6 +55,8 @@ pub struct PortSpec {
     pub kind: PortKind,
     /// MAC for ports rvs creates (internal/tap); `None` keeps the kernel's.
     pub mac: Option<MacAddr>,
+    /// The interface's `options` column (tunnel settings for GRE).
+    pub options: BTreeMap<String, String>,
 }
 
 /// Datapath-wide settings.
@@ -70,6 +75,8 @@ pub struct PortInfo {
     pub name: String,
     pub bridge: String,
     pub kind: PortKind,
+    /// The options the port was opened with.
+    pub options: BTreeMap<String, String>,
     /// Why the port passes no traffic, OVS-style ("could not open network device X (No such
     /// device)").
     pub error: Option<String>,
@@ -424,6 +431,7 @@ impl Dpif {
             name: name.to_string(),
             bridge: st.bridge.clone(),
             kind: st.spec.kind,
+            options: st.spec.options.clone(),
             error: st.error.clone(),
             backend: st.backend,
             stats: add_stats(st.carried, live),
@@ -567,6 +575,7 @@ pub fn open_netdev(
             )?),
             "afpacket",
         )),
+        PortKind::Gre => Ok((crate::port::gre::open(&spec.name, &spec.options, port_no)?, "gre")),
         PortKind::Internal | PortKind::Tap => {
             let tap = crate::port::tap::TapPort::create(&spec.name, port_no)?;
             if let Some(mac) = spec.mac {
@@ -658,6 +667,8 @@ mod tests {
                     name: "br0".into(),
                     kind: PortKind::Internal,
                     mac: None,
+                    options: BTreeMap::new(),
+                    options: BTreeMap::new(),
                 },
             )
             .unwrap();
@@ -668,6 +679,8 @@ mod tests {
                     name: "a".into(),
                     kind: PortKind::System,
                     mac: None,
+                    options: BTreeMap::new(),
+                    options: BTreeMap::new(),
                 },
             )
             .unwrap();
@@ -678,6 +691,8 @@ mod tests {
                     name: "b".into(),
                     kind: PortKind::System,
                     mac: None,
+                    options: BTreeMap::new(),
+                    options: BTreeMap::new(),
                 },
             )
             .unwrap();
@@ -707,6 +722,8 @@ mod tests {
                     name: "late".into(),
                     kind: PortKind::System,
                     mac: None,
+                    options: BTreeMap::new(),
+                    options: BTreeMap::new(),
                 },
             )
             .unwrap();

@@ -6,6 +6,7 @@
 //! sent or dropped and counted — and returns how many were sent. Neither blocks.
 
 pub mod afpacket;
+pub mod gre;
 pub mod linux;
 pub mod mem;
 pub mod tap;
