@@ -888,6 +888,46 @@ mod tests {
         fs::remove_dir_all(&d).unwrap();
     }
 
+    /// Disk full: needs root and `mount`, so it is ignored by default
+    /// (`cargo test -p rvs-control --lib -- --ignored save_on_full_disk`).
+    #[test]
+    #[ignore]
+    fn save_on_full_disk_keeps_old_file() {
+        use std::process::Command;
+        let d = tmpdir("full");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&d)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("cannot mount a tmpfs here; skipping");
+            return;
+        }
+        let result = std::panic::catch_unwind(|| {
+            let mut c = sample();
+            c.save(&d).unwrap();
+            let before = fs::read(Config::path(&d)).unwrap();
+            let _ = fs::write(d.join("filler"), vec![0u8; 1 << 20]);
+            for i in 0..200 {
+                let mut b = Bridge::new(&format!("b{i}"));
+                b.external_ids.insert("k".into(), "v".repeat(100));
+                c.bridges.push(b);
+            }
+            let e = c.save(&d).unwrap_err();
+            assert!(e.to_string().contains("No space left"), "{e}");
+            assert_eq!(fs::read(Config::path(&d)).unwrap(), before);
+            assert!(Config::load(&d).is_ok());
+            let n = fs::read_dir(&d).unwrap().count();
+            assert_eq!(n, 2, "temp file left behind");
+        });
+        let _ = Command::new("umount").arg(&d).status();
+        let _ = fs::remove_dir_all(&d);
+        if let Err(p) = result {
+            std::panic::resume_unwind(p);
+        }
+    }
+
     #[test]
     fn options_validation() {
         let m = |kv: &[(&str, &str)]| -> Map {

@@ -17,6 +17,7 @@ use crate::server::Handler;
 use crate::unixctl::Request;
 use crate::vsctl::{self, IfaceStatus, Status};
 use rvs_datapath::dpif::{Dpif, PortInfo, PortKind, PortSpec};
+use rvs_datapath::flow::Decision;
 use rvs_datapath::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -267,6 +268,8 @@ impl Daemon {
             }
             self.cfg = out.config;
             self.reconcile();
+            // Any configuration change may change decisions: re-decide cached flows.
+            self.dp().revalidate();
         }
         let mut stderr = String::new();
         for name in &out.added_interfaces {
@@ -291,13 +294,81 @@ impl Daemon {
     }
 
     fn summary(&self) -> DpSummary {
-        // There is no flow cache yet: every frame runs the NORMAL pipeline, which is a miss.
+        let f = self.dp().flow_stats();
         DpSummary {
-            hit: 0,
-            missed: self.dp().counters().frames,
+            hit: f.hits,
+            missed: f.misses,
             lost: 0,
-            flows: 0,
+            flows: f.flows,
         }
+    }
+
+    /// `dpctl/dump-flows [-m] [DP]`: one line per cached flow, grouped by PMD.
+    fn dump_flows(&self, args: &[String]) -> Result<String, String> {
+        let mut verbose = false;
+        for a in args {
+            match a.as_str() {
+                "-m" | "--more" => verbose = true,
+                "--names" | "--no-names" => {}
+                dp => check_dp_name(dp)?,
+            }
+        }
+        let dp = self.dp();
+        let ports = dp.ports();
+        let name_of = |n: u16| {
+            ports
+                .iter()
+                .find(|p| p.port_no == n)
+                .map_or_else(|| n.to_string(), |p| p.name.clone())
+        };
+        let render_port = |n: u16| if verbose { name_of(n) } else { n.to_string() };
+        let action_for = |n: u16| match ports.iter().find(|p| p.port_no == n) {
+            Some(p) if p.kind == PortKind::Gre => tnl_push(&render_port(n), &p.options),
+            _ => render_port(n),
+        };
+        let now = dp.clock().now_ms();
+        let mut by_pmd: BTreeMap<usize, String> = BTreeMap::new();
+        for (pmd, f) in dp.dump_flows() {
+            let actions = match f.decision {
+                Decision::Output(p) => action_for(p),
+                Decision::Drop(_) => "drop".to_string(),
+                Decision::Flood(_) => {
+                    let bridge = ports
+                        .iter()
+                        .find(|p| p.port_no == f.key.in_port)
+                        .map(|p| p.bridge.clone());
+                    let outs: Vec<String> = ports
+                        .iter()
+                        .filter(|p| {
+                            Some(&p.bridge) == bridge.as_ref()
+                                && p.port_no != f.key.in_port
+                                && p.error.is_none()
+                        })
+                        .map(|p| action_for(p.port_no))
+                        .collect();
+                    if outs.is_empty() {
+                        "drop".to_string()
+                    } else {
+                        outs.join(",")
+                    }
+                }
+            };
+            let ufid = verbose.then(|| ufid_of(&f.key));
+            let line = format::flow_line(&f, now, &render_port, &actions, ufid.as_deref());
+            by_pmd.entry(pmd).or_default().push_str(&line);
+        }
+        let mut out = String::new();
+        for (pmd, lines) in by_pmd {
+            let core = dp
+                .pmds()
+                .iter()
+                .find(|p| p.id == pmd)
+                .and_then(|p| p.core)
+                .unwrap_or(pmd);
+            out.push_str(&format!("flow-dump from pmd on cpu core: {core}\n"));
+            out.push_str(&lines);
+        }
+        Ok(out)
     }
 
     /// What OVS prints in parentheses after a port: nothing for system ports, `tap` for
@@ -394,10 +465,14 @@ impl Daemon {
             s.push_str(&format!("pmd thread numa_id 0 core_id {core}:\n"));
             s.push_str(&format!("  packets received: {}\n", c.frames));
             s.push_str("  packet recirculations: 0\n  avg. datapath passes per packet: 1.00\n");
-            s.push_str("  megaflow hits: 0\n");
+            let hits = p.stats.flow_hits.load(std::sync::atomic::Ordering::Relaxed);
+            let misses = p
+                .stats
+                .flow_misses
+                .load(std::sync::atomic::Ordering::Relaxed);
+            s.push_str(&format!("  megaflow hits: {hits}\n"));
             s.push_str(&format!(
-                "  miss with success upcall: {}\n  miss with failed upcall: 0\n",
-                c.frames
+                "  miss with success upcall: {misses}\n  miss with failed upcall: 0\n"
             ));
             let per = if c.frames > 0 {
                 busy_ns as f64 / c.frames as f64
@@ -476,10 +551,12 @@ impl Daemon {
             }
             "dpif/show" => Ok(self.dpif_show()),
             "dpctl/show" => self.dpctl_show(args),
-            "dpctl/dump-flows" | "dpctl/del-flows" => {
-                for a in args.iter().filter(|a| !a.starts_with('-')) {
+            "dpctl/dump-flows" => self.dump_flows(args),
+            "dpctl/del-flows" => {
+                for a in args {
                     check_dp_name(a)?;
                 }
+                self.dp().del_flows();
                 Ok(String::new())
             }
             "dpctl/dump-dps" => Ok("netdev@ovs-netdev\n".into()),
@@ -500,6 +577,60 @@ impl Daemon {
             _ => Err(format!("\"{method}\" is not a valid command")),
         }
     }
+}
+
+/// OVS's `tnl_push(...)` action for output to a GRE port, from its options. rvs lets the
+/// kernel route the outer packet, so there is no outer Ethernet header or `out_port` to show.
+fn tnl_push(port: &str, opts: &BTreeMap<String, String>) -> String {
+    let csum = opts.get("csum").is_some_and(|v| v == "true");
+    let key = opts
+        .get("out_key")
+        .or_else(|| opts.get("key"))
+        .and_then(|k| k.parse::<u32>().ok());
+    let flags = if csum { 0x8000u16 } else { 0 } | if key.is_some() { 0x2000 } else { 0 };
+    let size = 20 + 4 + 4 * (usize::from(csum) + usize::from(key.is_some()));
+    let src = opts
+        .get("local_ip")
+        .map_or_else(String::new, |ip| format!("src={ip},"));
+    let dst = opts.get("remote_ip").cloned().unwrap_or_default();
+    let tos = opts.get("tos").cloned().unwrap_or_else(|| "0".into());
+    let ttl = opts.get("ttl").cloned().unwrap_or_else(|| "64".into());
+    let frag = if opts.get("df_default").is_some_and(|v| v == "false") {
+        "0x0"
+    } else {
+        "0x4000"
+    };
+    let mut gre = format!("gre((flags={flags:#x},proto=0x6558)");
+    if csum {
+        gre.push_str(",csum=0x0");
+    }
+    if let Some(k) = key {
+        gre.push_str(&format!(",key={k:#x}"));
+    }
+    gre.push(')');
+    format!("tnl_push(tnl_port({port}),header(size={size},type=3,ipv4({src}dst={dst},proto=47,tos={tos},ttl={ttl},frag={frag}),{gre}))")
+}
+
+/// A stable flow id for `dump-flows -m`, shaped like OVS's ufid (a UUID) and derived from the
+/// flow's key.
+fn ufid_of(k: &rvs_datapath::flow::FlowKey) -> String {
+    let text = format!("{k:?}");
+    let mut h: [u64; 2] = [0xcbf2_9ce4_8422_2325, 0x8422_2325_cbf2_9ce4];
+    for (i, b) in text.bytes().enumerate() {
+        let x = &mut h[i % 2];
+        *x ^= u64::from(b);
+        *x = x.wrapping_mul(0x0100_0000_01b3);
+    }
+    let v = (u128::from(h[0]) << 64) | u128::from(h[1]);
+    let s = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &s[0..8],
+        &s[8..12],
+        &s[12..16],
+        &s[16..20],
+        &s[20..32]
+    )
 }
 
 /// A datapath name given to dpctl commands must be ours.

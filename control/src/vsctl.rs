@@ -22,7 +22,7 @@ mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::{Bridge, Config, Map, Port};
+use crate::config::{Bridge, Config, Port};
 use datum::{atom_from_string, check_atom, datum_from_string, parse_token, Atom, Datum};
 use schema::{Base, BaseType, ColType, Column};
 
@@ -2163,15 +2163,6 @@ fn cmd_clear(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Res<()> {
     }
     Ok(())
 }
-
-/// Helper for tests and the daemon: splits a shell-like command line on spaces.
-#[doc(hidden)]
-pub fn split_args(line: &str) -> Vec<String> {
-    line.split_whitespace().map(str::to_string).collect()
-}
-
-#[allow(dead_code)]
-fn _assert_map_type(_: &Map) {}
 
 #[cfg(test)]
 mod tests;

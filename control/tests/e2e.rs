@@ -277,3 +277,81 @@ fn vanished_veth_shows_an_error_and_resumes_when_recreated() {
         "[]"
     );
 }
+
+#[test]
+fn flow_counters_equal_the_traffic_sent() {
+    if skip_unless_root("flow_counters_equal_the_traffic_sent") {
+        return;
+    }
+    let lan = Lan::new(2, 5);
+    assert!(lan.ping(0, &lan.ip(1)));
+    lan.rvsd.appctl_ok(&["dpctl/del-flows"]);
+    let frames = |r: &Rvsd| -> u64 {
+        let s = r.appctl_ok(&["dpif-netdev/pmd-stats-show"]);
+        s.lines()
+            .filter_map(|l| l.trim().strip_prefix("packets received: "))
+            .map(|v| v.parse::<u64>().unwrap())
+            .sum()
+    };
+    let lookups = |r: &Rvsd| -> (u64, u64) {
+        let s = r.appctl_ok(&["dpctl/show"]);
+        let l = s
+            .lines()
+            .find(|l| l.trim_start().starts_with("lookups:"))
+            .unwrap()
+            .to_string();
+        let num = |k: &str| {
+            l.split(k)
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        };
+        (num("hit:"), num("missed:"))
+    };
+    let (f0, (h0, m0)) = (frames(&lan.rvsd), lookups(&lan.rvsd));
+    lan.containers[0].exec(["ping", "-c", "20", "-i", "0.05", "-W", "2", &lan.ip(1)]);
+    let (f1, (h1, m1)) = (frames(&lan.rvsd), lookups(&lan.rvsd));
+    assert_eq!((h1 - h0) + (m1 - m0), f1 - f0, "every frame is one lookup");
+    assert!(f1 - f0 >= 40);
+    let dump = lan.rvsd.appctl_ok(&["dpctl/dump-flows"]);
+    let (m_a, m_b) = (lan.containers[0].mac("eth0"), lan.containers[1].mac("eth0"));
+    let line = |src: &str, dst: &str| {
+        dump.lines()
+            .find(|l| l.contains(&format!("eth(src={src},dst={dst}),eth_type(0x0800)")))
+            .unwrap_or_else(|| panic!("no flow {src}->{dst}:\n{dump}"))
+            .to_string()
+    };
+    let fwd = line(&m_a, &m_b);
+    assert!(
+        fwd.starts_with("recirc_id(0),in_port(2),packet_type(ns=0,id=0),"),
+        "{fwd}"
+    );
+    assert!(fwd.contains(", packets:20, bytes:1960, used:"), "{fwd}");
+    assert!(fwd.ends_with(", actions:3"), "{fwd}");
+    let back = line(&m_b, &m_a);
+    assert!(
+        back.contains(", packets:20, bytes:1960, used:") && back.ends_with(", actions:2"),
+        "{back}"
+    );
+    // -m names ports and prints a ufid.
+    let dump_m = lan.rvsd.appctl_ok(&["dpctl/dump-flows", "-m"]);
+    assert!(
+        dump_m
+            .lines()
+            .any(|l| l.starts_with("ufid:") && l.contains(&format!("in_port({})", lan.ports[0]))),
+        "{dump_m}"
+    );
+    // Per-port counters moved by at least the pings.
+    let show = lan.rvsd.appctl_ok(&["dpctl/show", "-s"]);
+    assert!(
+        show.contains(&format!("port 2: {}\n    RX packets:", lan.ports[0])),
+        "{show}"
+    );
+    // del-flows empties the cache.
+    lan.rvsd.appctl_ok(&["dpctl/del-flows"]);
+    assert!(lan.rvsd.appctl_ok(&["dpctl/show"]).contains("  flows: 0\n"));
+}

@@ -14,11 +14,13 @@
 //! - Statistics are read without stopping the PMDs.
 
 use crate::fdb::{Fdb, FdbEntry, FdbStats};
+use crate::flow::FlowDump;
 use crate::pipeline::{BridgeId, Counters, DropReason, PortNo};
 use crate::pmd::{lock_port, read_counters, Clock, PmdHandle, PmdMsg, SharedPort};
 use crate::port::{Port, PortStats};
 use crate::wire::MacAddr;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -83,6 +85,16 @@ pub struct PortInfo {
     /// The I/O backend in use ("afpacket", "tap"), for `dpctl/show`.
     pub backend: &'static str,
     pub stats: PortStats,
+}
+
+/// Flow cache totals for `dpctl/show` and `pmd-stats-show`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowTotals {
+    pub hits: u64,
+    pub misses: u64,
+    pub flows: u64,
+    pub revalidated: u64,
+    pub limit_hits: u64,
 }
 
 /// Errors of the dpif calls.
@@ -528,10 +540,53 @@ impl Dpif {
         total
     }
 
+    /// Every cached flow of every PMD, with the PMD's id. PMDs answer at their safe point.
+    pub fn dump_flows(&self) -> Vec<(usize, FlowDump)> {
+        let mut out = vec![];
+        for p in &self.pmds {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            p.send(PmdMsg::DumpFlows(tx));
+            if let Ok(v) = rx.recv_timeout(Duration::from_secs(5)) {
+                out.extend(v.into_iter().map(|f| (p.id, f)));
+            }
+        }
+        out
+    }
+
+    /// Remove every cached flow (`dpctl/del-flows`).
+    pub fn del_flows(&self) {
+        self.broadcast(|| PmdMsg::DelFlows);
+    }
+
+    /// Make every PMD re-decide its cached flows before their next use (after a
+    /// configuration change that may alter decisions).
+    pub fn revalidate(&self) {
+        self.broadcast(|| PmdMsg::Revalidate);
+    }
+
+    /// Flow cache totals over all PMDs.
+    pub fn flow_stats(&self) -> FlowTotals {
+        let mut t = FlowTotals::default();
+        for p in &self.pmds {
+            let s = &p.stats;
+            t.hits += s.flow_hits.load(Relaxed);
+            t.misses += s.flow_misses.load(Relaxed);
+            t.flows += s.flows.load(Relaxed);
+            t.revalidated += s.flow_revalidated.load(Relaxed);
+            t.limit_hits += s.flow_limit_hits.load(Relaxed);
+        }
+        t
+    }
+
     /// Named counters for `coverage/show`: every drop reason, plus totals.
     pub fn coverage(&self) -> Vec<(&'static str, u64)> {
         let c = self.counters();
+        let f = self.flow_stats();
         let mut v = vec![
+            ("flow_cache_hit", f.hits),
+            ("flow_cache_miss", f.misses),
+            ("flow_cache_revalidated", f.revalidated),
+            ("flow_cache_limit", f.limit_hits),
             ("datapath_frames", c.frames),
             ("datapath_unicast", c.unicast),
             ("datapath_flood", c.flooded),
@@ -575,7 +630,10 @@ pub fn open_netdev(
             )?),
             "afpacket",
         )),
-        PortKind::Gre => Ok((crate::port::gre::open(&spec.name, &spec.options, port_no)?, "gre")),
+        PortKind::Gre => Ok((
+            crate::port::gre::open(&spec.name, &spec.options, port_no)?,
+            "gre",
+        )),
         PortKind::Internal | PortKind::Tap => {
             let tap = crate::port::tap::TapPort::create(&spec.name, port_no)?;
             if let Some(mac) = spec.mac {
@@ -668,7 +726,6 @@ mod tests {
                     kind: PortKind::Internal,
                     mac: None,
                     options: BTreeMap::new(),
-                    options: BTreeMap::new(),
                 },
             )
             .unwrap();
@@ -680,7 +737,6 @@ mod tests {
                     kind: PortKind::System,
                     mac: None,
                     options: BTreeMap::new(),
-                    options: BTreeMap::new(),
                 },
             )
             .unwrap();
@@ -691,7 +747,6 @@ mod tests {
                     name: "b".into(),
                     kind: PortKind::System,
                     mac: None,
-                    options: BTreeMap::new(),
                     options: BTreeMap::new(),
                 },
             )
@@ -722,7 +777,6 @@ mod tests {
                     name: "late".into(),
                     kind: PortKind::System,
                     mac: None,
-                    options: BTreeMap::new(),
                     options: BTreeMap::new(),
                 },
             )

@@ -6,9 +6,11 @@
 
 pub mod dpif;
 pub mod fdb;
+pub mod flow;
 pub mod offload;
 pub mod packet;
 pub mod pipeline;
 pub mod pmd;
 pub mod port;
+pub mod tunnel;
 pub mod wire;

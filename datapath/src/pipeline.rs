@@ -1,10 +1,12 @@
-//! The OVS "NORMAL" action: an I/O-free learning switch over batches.
+//! The OVS "NORMAL" action behind a flow cache: an I/O-free learning switch over batches.
 //!
 //! `Switch::process` takes a batch received on a port, the current time and a buffer pool, and
 //! sorts the frames into per-port output batches (`Outputs`). It does two passes, as in
 //! "classify first, then act":
-//! 1. classify: check the frame, learn its source (unicast, non-zero sources only), look up its
-//!    destination, and record a `Decision` per frame;
+//! 1. classify: check the frame and look its key up in the flow cache (`flow`). A hit uses
+//!    the cached decision (re-deciding it first if the FDB or the ports changed since). A miss
+//!    runs NORMAL inline — learn the source (unicast, non-zero sources only), look up the
+//!    destination — and installs the flow. Either way a `Decision` is recorded per frame;
 //! 2. act: move each frame to its output batch, cloning from the pool for floods.
 //!
 //! Bad frames are dropped and counted by reason (`DropReason`); nothing here allocates or
@@ -15,7 +17,9 @@
 //! own VID (0 when untagged) is the FDB's VLAN, so learning and lookups stay per VLAN.
 
 use crate::fdb::Fdb;
+use crate::flow::{Decision, Flow, FlowCache, FlowDump, FlowKey, FlowStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::wire::l4::tcp_flags_of;
 use crate::wire::EthernetFrame;
 use std::sync::Arc;
 
@@ -95,13 +99,6 @@ impl Counters {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    Drop(DropReason),
-    Output(PortNo),
-    Flood(BridgeId),
-}
-
 #[derive(Debug)]
 struct BridgeEntry {
     fdb: Arc<Fdb>,
@@ -173,6 +170,11 @@ impl Outputs {
 pub struct Switch {
     port_bridge: Vec<Option<BridgeId>>,
     bridges: Vec<Option<BridgeEntry>>,
+    /// Bumped by every port, bridge or configuration change: cached flows made under an
+    /// older generation are re-decided before use.
+    generation: u64,
+    /// The flow cache in front of NORMAL.
+    pub flows: FlowCache,
     /// Counters since creation.
     pub counters: Counters,
 }
@@ -188,6 +190,7 @@ impl Switch {
             fdb,
             ports: Vec::new(),
         });
+        self.generation += 1;
         match self.bridges.iter().position(Option::is_none) {
             Some(i) => {
                 self.bridges[i] = e;
@@ -202,6 +205,7 @@ impl Switch {
 
     /// Remove a bridge and detach its ports.
     pub fn remove_bridge(&mut self, id: BridgeId) {
+        self.generation += 1;
         if let Some(Some(b)) = self.bridges.get_mut(id).map(Option::take) {
             for p in b.ports {
                 self.port_bridge[usize::from(p)] = None;
@@ -220,6 +224,7 @@ impl Switch {
             return false;
         }
         self.remove_port(port);
+        self.generation += 1;
         let i = usize::from(port);
         if i >= self.port_bridge.len() {
             self.port_bridge.resize(i + 1, None);
@@ -237,6 +242,7 @@ impl Switch {
             return;
         };
         self.port_bridge[usize::from(port)] = None;
+        self.generation += 1;
         if let Some(Some(b)) = self.bridges.get_mut(id) {
             b.ports.retain(|&p| p != port);
             b.fdb.flush_port(port);
@@ -248,7 +254,18 @@ impl Switch {
         self.port_bridge.get(usize::from(port)).copied().flatten()
     }
 
-    /// Run NORMAL over `batch` (emptied) at time `now_ms`, filling `out`.
+    /// Invalidate every cached decision (configuration changed).
+    pub fn revalidate_all(&mut self) {
+        self.generation += 1;
+    }
+
+    /// Every cached flow.
+    pub fn dump_flows(&self) -> Vec<FlowDump> {
+        self.flows.dump()
+    }
+
+    /// Run the flow cache, and NORMAL on a miss, over `batch` (emptied) at time `now_ms`,
+    /// filling `out`.
     pub fn process(
         &mut self,
         batch: &mut Batch,
@@ -256,11 +273,10 @@ impl Switch {
         pool: &mut PacketPool,
         out: &mut Outputs,
     ) {
-        let now_secs = (now_ms / 1000) as u32;
         let mut decisions = [Decision::Drop(DropReason::Runt); BATCH_SIZE];
-        // Pass 1: classify, learn, look up.
+        // Pass 1: classify (cache, or learn + look up).
         for (d, p) in decisions.iter_mut().zip(batch.iter()) {
-            *d = self.classify(p, now_secs);
+            *d = self.classify(p, now_ms);
         }
         // Pass 2: act.
         let n = batch.len();
@@ -284,7 +300,7 @@ impl Switch {
     }
 
     #[inline]
-    fn classify(&self, p: &Packet, now_secs: u32) -> Decision {
+    fn classify(&mut self, p: &Packet, now_ms: u64) -> Decision {
         let in_port = p.meta.in_port;
         let Some(bid) = self.bridge_of(in_port) else {
             return Decision::Drop(DropReason::UnknownPort);
@@ -298,24 +314,62 @@ impl Switch {
         let Ok(l2) = eth.parse_l2() else {
             return Decision::Drop(DropReason::VlanTruncated);
         };
-        let src = eth.src();
-        if src.is_multicast() {
-            return Decision::Drop(DropReason::MulticastSrc);
-        }
-        if src.is_zero() {
-            return Decision::Drop(DropReason::ZeroSrc);
-        }
+        let (src, dst) = (eth.src(), eth.dst());
+        let key = FlowKey::new(in_port, src, dst, &l2, p.meta.tunnel.as_ref());
+        let now_secs = (now_ms / 1000) as u32;
         let vlan = l2.outer_tci.map_or(0, |t| t & 0x0fff);
-        bridge.fdb.learn(vlan, src, in_port, now_secs);
-        let dst = eth.dst();
-        if dst.is_multicast() {
-            return Decision::Flood(bid);
+        let len = p.len() as u64;
+        let flags = tcp_flags_of(p.data(), &l2);
+        let fdb = &bridge.fdb;
+        let switch_generation = self.generation;
+        let hit = self.flows.lookup(&key).map(|f| {
+            let learnable = !src.is_multicast() && !src.is_zero();
+            if learnable && f.learned_secs != now_secs {
+                // Keep the source alive in the FDB while its traffic hits the cache.
+                fdb.learn(vlan, src, in_port, now_secs);
+                f.learned_secs = now_secs;
+            }
+            let generation = (fdb.generation(), switch_generation);
+            let stale = f.generation != generation;
+            if stale {
+                f.decision = normal_decision(bridge, bid, &key, vlan);
+                f.generation = generation;
+            }
+            f.stats.packets += 1;
+            f.stats.bytes += len;
+            f.stats.used_ms = now_ms;
+            f.stats.tcp_flags |= flags;
+            (f.decision, stale)
+        });
+        if let Some((decision, stale)) = hit {
+            if stale {
+                self.flows.counters.revalidated += 1;
+            }
+            return decision;
         }
-        match bridge.fdb.lookup(vlan, dst) {
-            Some(port) if port == in_port => Decision::Drop(DropReason::SamePort),
-            Some(port) => Decision::Output(port),
-            None => Decision::Flood(bid),
+        // Miss: the "upcall" runs NORMAL inline and installs the flow.
+        self.flows.counters.misses += 1;
+        if !src.is_multicast() && !src.is_zero() {
+            fdb.learn(vlan, src, in_port, now_secs);
         }
+        let generation = (fdb.generation(), self.generation);
+        let decision = normal_decision(bridge, bid, &key, vlan);
+        let stats = FlowStats {
+            packets: 1,
+            bytes: len,
+            used_ms: now_ms,
+            tcp_flags: flags,
+        };
+        self.flows.insert(
+            key,
+            Flow {
+                decision,
+                generation,
+                learned_secs: now_secs,
+                stats,
+            },
+        );
+        decision
     }
 
     fn flood(&mut self, bid: BridgeId, p: Packet, pool: &mut PacketPool, out: &mut Outputs) {
@@ -344,5 +398,24 @@ impl Switch {
             }
         }
         pool.put(p); // no other port on the bridge
+    }
+}
+
+/// NORMAL's decision for a flow, given the FDB as it is now (no learning here).
+#[inline]
+fn normal_decision(bridge: &BridgeEntry, bid: BridgeId, key: &FlowKey, vlan: u16) -> Decision {
+    if key.src.is_multicast() {
+        return Decision::Drop(DropReason::MulticastSrc);
+    }
+    if key.src.is_zero() {
+        return Decision::Drop(DropReason::ZeroSrc);
+    }
+    if key.dst.is_multicast() {
+        return Decision::Flood(bid);
+    }
+    match bridge.fdb.lookup(vlan, key.dst) {
+        Some(port) if port == key.in_port => Decision::Drop(DropReason::SamePort),
+        Some(port) => Decision::Output(port),
+        None => Decision::Flood(bid),
     }
 }

@@ -16,6 +16,7 @@
 //! atomics after each burst and read without stopping the PMD.
 
 use crate::fdb::Fdb;
+use crate::flow::FlowDump;
 use crate::packet::{Batch, PacketPool};
 use crate::pipeline::{BridgeId, Counters, DropReason, Outputs, PortNo, Switch};
 use crate::port::Port;
@@ -86,6 +87,12 @@ pub enum PmdMsg {
     },
     /// Answer once every message before this one is applied.
     Barrier(Sender<()>),
+    /// Send a copy of every cached flow.
+    DumpFlows(Sender<Vec<FlowDump>>),
+    /// Remove every cached flow.
+    DelFlows,
+    /// Re-decide every cached flow before its next use (configuration changed).
+    Revalidate,
     Stop,
 }
 
@@ -102,6 +109,9 @@ impl core::fmt::Debug for PmdMsg {
             } => write!(f, "AddPort({port_no} on {bridge}, rx={rx})"),
             PmdMsg::DelPort { port_no } => write!(f, "DelPort({port_no})"),
             PmdMsg::Barrier(_) => write!(f, "Barrier"),
+            PmdMsg::DumpFlows(_) => write!(f, "DumpFlows"),
+            PmdMsg::DelFlows => write!(f, "DelFlows"),
+            PmdMsg::Revalidate => write!(f, "Revalidate"),
             PmdMsg::Stop => write!(f, "Stop"),
         }
     }
@@ -122,10 +132,24 @@ pub struct PmdStats {
     pub sleeps: AtomicU64,
     /// Nanoseconds spent in busy iterations (for cycles-per-packet).
     pub busy_ns: AtomicU64,
+    /// Flow cache hits, misses (upcalls), flows installed now, flows revalidated, flows not
+    /// installed because the cache was full.
+    pub flow_hits: AtomicU64,
+    pub flow_misses: AtomicU64,
+    pub flows: AtomicU64,
+    pub flow_revalidated: AtomicU64,
+    pub flow_limit_hits: AtomicU64,
 }
 
 impl PmdStats {
-    fn publish(&self, c: &Counters) {
+    fn publish(&self, c: &Counters, flows: &crate::flow::FlowCache) {
+        self.flow_hits.store(flows.counters.hits, Relaxed);
+        self.flow_misses.store(flows.counters.misses, Relaxed);
+        self.flows.store(flows.len() as u64, Relaxed);
+        self.flow_revalidated
+            .store(flows.counters.revalidated, Relaxed);
+        self.flow_limit_hits
+            .store(flows.counters.limit_hits, Relaxed);
         self.frames.store(c.frames, Relaxed);
         self.unicast.store(c.unicast, Relaxed);
         self.flooded.store(c.flooded, Relaxed);
@@ -318,6 +342,14 @@ impl Pmd {
             PmdMsg::Barrier(ack) => {
                 let _ = ack.send(());
             }
+            PmdMsg::DumpFlows(reply) => {
+                let _ = reply.send(self.switch.dump_flows());
+            }
+            PmdMsg::DelFlows => {
+                self.switch.flows.clear();
+                self.publish();
+            }
+            PmdMsg::Revalidate => self.switch.revalidate_all(),
             PmdMsg::Stop => self.stop.store(true, Relaxed),
         }
     }
@@ -342,14 +374,26 @@ impl Pmd {
             });
         }
         if total > 0 {
-            self.stats.publish(&self.switch.counters);
+            self.publish();
         }
         total
     }
 
+    fn publish(&self) {
+        self.stats
+            .publish(&self.switch.counters, &self.switch.flows);
+    }
+
     fn run(mut self) {
         let mut last_traffic = Instant::now();
+        let mut last_expiry = Instant::now();
         while !self.stop.load(Relaxed) {
+            if last_expiry.elapsed() >= Duration::from_secs(1) {
+                last_expiry = Instant::now();
+                if self.switch.flows.expire(self.clock.now_ms()) > 0 {
+                    self.publish();
+                }
+            }
             while let Ok(m) = self.rx.try_recv() {
                 self.apply(m);
             }

@@ -272,3 +272,137 @@ fn removed_port_is_forgotten() {
     r.run(0);
     assert_eq!(r.sw.counters.drops_of(DropReason::UnknownPort), 1);
 }
+
+// ---- Flow cache: hits, and invalidation on every kind of change ----
+
+/// Send `f` from `port` and return which ports got it.
+fn send(r: &mut Rig, port: u16, f: &[u8], now_ms: u64) -> Vec<u16> {
+    r.h(port).inject(f);
+    r.run(now_ms);
+    ports_of(&r.receivers())
+}
+
+#[test]
+fn cache_hits_skip_normal_and_count_per_flow() {
+    let mut r = Rig::new(3, 64);
+    send(&mut r, 2, &frame(MacAddr::BROADCAST, mac(2)), 0);
+    let f = frame(mac(2), mac(1));
+    for i in 0..10 {
+        assert_eq!(send(&mut r, 1, &f, 100 + i), vec![2]);
+    }
+    let c = r.sw.flows.counters;
+    assert_eq!(
+        (c.misses, c.hits),
+        (2, 9),
+        "first frame of each flow misses, the rest hit"
+    );
+    let flows = r.sw.dump_flows();
+    let fl = flows.iter().find(|d| d.key.in_port == 1).unwrap();
+    assert_eq!(
+        (fl.stats.packets, fl.stats.bytes, fl.stats.used_ms),
+        (10, 600, 109)
+    );
+}
+
+#[test]
+fn cache_follows_learning_of_the_destination() {
+    let mut r = Rig::new(3, 64);
+    let f = frame(mac(2), mac(1));
+    assert_eq!(
+        send(&mut r, 1, &f, 0),
+        vec![2, 3],
+        "unknown: flooded, flow cached"
+    );
+    send(&mut r, 2, &frame(mac(1), mac(2)), 0); // mac(2) learned on 2
+    assert_eq!(
+        send(&mut r, 1, &f, 0),
+        vec![2],
+        "cached flood re-decided after the learn"
+    );
+    assert!(r.sw.flows.counters.revalidated >= 1);
+}
+
+#[test]
+fn cache_follows_a_mac_move_on_the_very_next_packet() {
+    let mut r = Rig::new(3, 64);
+    send(&mut r, 2, &frame(MacAddr::BROADCAST, mac(2)), 0);
+    let f = frame(mac(2), mac(1));
+    assert_eq!(send(&mut r, 1, &f, 0), vec![2]);
+    assert_eq!(send(&mut r, 1, &f, 0), vec![2]);
+    send(&mut r, 3, &frame(MacAddr::BROADCAST, mac(2)), 0); // moves to 3
+    assert_eq!(send(&mut r, 1, &f, 0), vec![3]);
+}
+
+#[test]
+fn cache_follows_expiry_and_flush() {
+    let mut r = Rig::new(3, 64);
+    r.fdb.set_aging(15);
+    send(&mut r, 2, &frame(MacAddr::BROADCAST, mac(2)), 0);
+    let f = frame(mac(2), mac(1));
+    assert_eq!(send(&mut r, 1, &f, 0), vec![2]);
+    r.fdb.expire(20);
+    assert_eq!(
+        send(&mut r, 1, &f, 20_000),
+        vec![2, 3],
+        "expired: flood again"
+    );
+    send(&mut r, 2, &frame(MacAddr::BROADCAST, mac(2)), 20_000);
+    assert_eq!(send(&mut r, 1, &f, 20_000), vec![2]);
+    r.fdb.flush();
+    assert_eq!(
+        send(&mut r, 1, &f, 20_000),
+        vec![2, 3],
+        "flushed: flood again"
+    );
+}
+
+#[test]
+fn cache_follows_port_and_config_changes() {
+    let mut r = Rig::new(4, 64);
+    let f = frame(MacAddr::BROADCAST, mac(1));
+    assert_eq!(send(&mut r, 1, &f, 0), vec![2, 3, 4]);
+    r.sw.remove_port(4);
+    assert_eq!(
+        send(&mut r, 1, &f, 0),
+        vec![2, 3],
+        "removed port no longer in the cached flood"
+    );
+    let fdb = r.sw.fdb(0).unwrap().clone();
+    r.sw.add_port(4, 0);
+    assert_eq!(send(&mut r, 1, &f, 0), vec![2, 3, 4]);
+    let before = r.sw.flows.counters.revalidated;
+    r.sw.revalidate_all();
+    send(&mut r, 1, &f, 0);
+    assert_eq!(
+        r.sw.flows.counters.revalidated,
+        before + 1,
+        "config change re-decides"
+    );
+    drop(fdb);
+}
+
+#[test]
+fn idle_flows_expire_and_sources_stay_learned_while_hitting() {
+    let mut r = Rig::new(2, 64);
+    r.fdb.set_aging(15);
+    send(&mut r, 2, &frame(MacAddr::BROADCAST, mac(2)), 0);
+    let f = frame(mac(2), mac(1));
+    // 40 s of traffic that only hits the cache keeps mac(1) in the FDB.
+    for t in 0..40u64 {
+        send(&mut r, 1, &f, t * 1000);
+        r.fdb.expire(t as u32);
+    }
+    assert_eq!(r.fdb.lookup(0, mac(1)), Some(1));
+    assert_eq!(
+        r.sw.flows.expire(45_000),
+        1,
+        "port 2's flow, idle since 0 s"
+    );
+    assert_eq!(
+        r.sw.flows.expire(48_999),
+        0,
+        "port 1's flow was used at 39 s"
+    );
+    assert_eq!(r.sw.flows.expire(49_000), 1, "idle 10 s: gone");
+    assert!(r.sw.flows.is_empty());
+}

@@ -491,6 +491,16 @@ fn ovs_wording_of_other_errors() {
         ("--columns=name,foo list port", "Port does not contain a column whose name matches \"foo\""),
         ("--columns=name list port p1 zz", "no row \"zz\" in table Port"),
         ("add-port br0 p2 -- add-port br0 p2", "cannot create a port named p2 because a port named p2 already exists on bridge br0"),
+        ("set port p1 trunks=5,6]", "5,6]: unexpected \"]\" parsing set of up to 4096 integers"),
+        ("set port p1 tag=,", ",: unexpected \",\" parsing set of up to 1 integers"),
+        ("set interface p1 options={,}", "{,}: unexpected \",\" parsing map of (string, string) pairs"),
+        ("set interface p1 external_ids:b=\"x", "\"x: missing quote at end of quoted string"),
+        ("set interface p1 external_ids:\"a=1", "\"a=1: quoted string extends past end of argument"),
+        ("set interface p1 external_ids:=1", "An empty string is not valid as input; use \"\" to represent the empty string"),
+        ("set port p1 tag=\"5\"", "\"\"5\"\" is not a valid integer or range"),
+        ("--columns= list port p1", "must specify at least one column name"),
+        ("add-br br0 x", "'add-br' command takes exactly 1 or 3 arguments"),
+        ("add-br br0 x 5", "cannot create a bridge named br0 because a bridge named br0 already exists"),
         ("set port p1 fake_bridge=maybe", "\"maybe\" is not a valid boolean (use \"true\" or \"false\")"),
     ];
     for (line, want) in cases {
@@ -634,6 +644,10 @@ fn set_get_port_vlan_columns() {
     assert_eq!(out(&c, "get port p1 trunks"), "[5, 30]\n");
     let c = ok(&c, "set port p1 tag=07");
     assert_eq!(out(&c, "get port p1 tag"), "7\n");
+    let c = ok(&c, "set port p1 'trunks=5 6'");
+    assert_eq!(out(&c, "get port p1 trunks"), "[5, 6]\n");
+    let c = ok(&c, "set port p1 'trunks=[7 8]'");
+    assert_eq!(out(&c, "get port p1 trunks"), "[7, 8]\n");
     let c = ok(&c, "set port p1 tag=[]");
     assert_eq!(c.port("p1").unwrap().1.tag, None);
     let c = ok(&c, "add port p1 tag 5");
@@ -806,12 +820,21 @@ p1   \"\"   {container_id=c1, container_iface=eth1, x=\"a b\"}
         ),
         "p1\n"
     );
+    // A scalar column takes one value even with {in} (as OVS).
     assert_eq!(
-        out(
+        err(
             &c,
             "--bare --columns=name find interface 'name{in}[p1,br0]'"
         ),
-        "br0\n\np1\n"
+        "[p1,br0]: 2 value(s) specified but the maximum number is 1"
+    );
+    assert_eq!(
+        out(&c, "--bare --columns=name find interface 'name{in}p1'"),
+        "p1\n"
+    );
+    assert_eq!(
+        out(&c, "--bare --columns=name find port 'trunks{in}[1,2]'"),
+        ""
     );
     assert_eq!(
         out(&c, "--bare --columns=name find interface ofport<2"),

@@ -7,7 +7,7 @@
 //! - `fill`: compute the whole checksum (pseudo header included) from scratch, for a frame whose
 //!   L3/L4 layout is known (after segmentation, or when no offload metadata came with it).
 
-use super::ethernet::{EtherType, EthernetFrame};
+use super::ethernet::{EtherType, EthernetFrame, L2Info};
 use super::ipv4::{self, proto, Ipv4Packet};
 use super::ipv6::{self, Ipv6Packet};
 use super::{be16, be32, checksum, put16, put32, Result, WireError};
@@ -167,6 +167,24 @@ fn pseudo_sum(frame: &[u8], loc: &L4Location) -> Result<u64> {
             loc.l4_len,
         ))
     }
+}
+
+/// The TCP flags of a frame whose L2 header was parsed, or 0 when it is not TCP (or is cut
+/// short). Cheap enough for every packet: no checksum work, only bounds-checked reads.
+#[inline]
+pub fn tcp_flags_of(frame: &[u8], l2: &L2Info) -> u8 {
+    let l3 = frame.get(l2.l3_offset..).unwrap_or(&[]);
+    let (proto, l4) = match l2.ethertype {
+        EtherType::IPV4 if l3.len() >= 20 && l3[0] >> 4 == 4 => {
+            (l3[9], usize::from(l3[0] & 0x0f) * 4)
+        }
+        EtherType::IPV6 if l3.len() >= ipv6::HEADER_LEN => (l3[6], ipv6::HEADER_LEN),
+        _ => return 0,
+    };
+    if proto != proto::TCP {
+        return 0;
+    }
+    l3.get(l4 + 13).copied().unwrap_or(0)
 }
 
 /// Compute and store the full TCP/UDP checksum of an Ethernet frame.
