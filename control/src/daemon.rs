@@ -18,6 +18,7 @@ use crate::unixctl::Request;
 use crate::vsctl::{self, IfaceStatus, Status};
 use rvs_datapath::dpif::{Dpif, PortInfo, PortKind, PortSpec};
 use rvs_datapath::flow::Decision;
+use rvs_datapath::vlan::PortVlan;
 use rvs_datapath::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -236,6 +237,17 @@ impl Daemon {
                 }
             }
         }
+        // VLAN modes of every attached port.
+        for br in &cfg.bridges {
+            for port in &br.ports {
+                let vlan = PortVlan::from_ovs(port.vlan_mode.as_deref(), port.tag, &port.trunks);
+                for iface in &port.interfaces {
+                    if dp.port_info(&iface.name).is_some() {
+                        let _ = dp.set_port_vlan(&iface.name, vlan.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// Run one `ovs-vsctl` invocation (argv without the program name).
@@ -322,17 +334,32 @@ impl Daemon {
                 .map_or_else(|| n.to_string(), |p| p.name.clone())
         };
         let render_port = |n: u16| if verbose { name_of(n) } else { n.to_string() };
-        let action_for = |n: u16| match ports.iter().find(|p| p.port_no == n) {
-            Some(p) if p.kind == PortKind::Gre => tnl_push(&render_port(n), &p.options),
-            _ => render_port(n),
+        // The output to port `n` of a frame in `vlan` that arrived with tag `in_tci`: OVS's
+        // push_vlan/pop_vlan when the tag changes, tnl_push for tunnels.
+        let action_for = |n: u16, vlan: u16, in_tci: Option<u16>| {
+            let Some(p) = ports.iter().find(|p| p.port_no == n) else {
+                return render_port(n);
+            };
+            let tag = match (p.vlan.egress(vlan), in_tci) {
+                (Some(true), None) => format!("push_vlan(vid={vlan},pcp=0),"),
+                (Some(true), Some(t)) if t & 0x0fff != vlan => format!("set(vlan(vid={vlan})),"),
+                (Some(false), Some(_)) => "pop_vlan,".to_string(),
+                _ => String::new(),
+            };
+            let out = if p.kind == PortKind::Gre {
+                tnl_push(&render_port(n), &p.options)
+            } else {
+                render_port(n)
+            };
+            tag + &out
         };
         let now = dp.clock().now_ms();
         let mut by_pmd: BTreeMap<usize, String> = BTreeMap::new();
         for (pmd, f) in dp.dump_flows() {
             let actions = match f.decision {
-                Decision::Output(p) => action_for(p),
+                Decision::Output(p, vlan) => action_for(p, vlan, f.key.vlan_tci),
                 Decision::Drop(_) => "drop".to_string(),
-                Decision::Flood(_) => {
+                Decision::Flood(_, vlan) => {
                     let bridge = ports
                         .iter()
                         .find(|p| p.port_no == f.key.in_port)
@@ -343,8 +370,9 @@ impl Daemon {
                             Some(&p.bridge) == bridge.as_ref()
                                 && p.port_no != f.key.in_port
                                 && p.error.is_none()
+                                && p.vlan.egress(vlan).is_some()
                         })
-                        .map(|p| action_for(p.port_no))
+                        .map(|p| action_for(p.port_no, vlan, f.key.vlan_tci))
                         .collect();
                     if outs.is_empty() {
                         "drop".to_string()

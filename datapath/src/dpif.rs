@@ -18,6 +18,7 @@ use crate::flow::FlowDump;
 use crate::pipeline::{BridgeId, Counters, DropReason, PortNo};
 use crate::pmd::{lock_port, read_counters, Clock, PmdHandle, PmdMsg, SharedPort};
 use crate::port::{Port, PortStats};
+use crate::vlan::PortVlan;
 use crate::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -79,6 +80,8 @@ pub struct PortInfo {
     pub kind: PortKind,
     /// The options the port was opened with.
     pub options: BTreeMap<String, String>,
+    /// VLAN mode.
+    pub vlan: PortVlan,
     /// Why the port passes no traffic, OVS-style ("could not open network device X (No such
     /// device)").
     pub error: Option<String>,
@@ -137,6 +140,8 @@ struct PortState {
     backend: &'static str,
     /// Counters of previous incarnations (before the netdev vanished).
     carried: PortStats,
+    /// VLAN mode.
+    vlan: PortVlan,
     next_retry: Instant,
 }
 
@@ -324,6 +329,7 @@ impl Dpif {
                 error: None,
                 backend: "",
                 carried: PortStats::default(),
+                vlan: PortVlan::default(),
                 next_retry: Instant::now(),
             },
         );
@@ -360,12 +366,17 @@ impl Dpif {
         };
         let (port_no, bridge) = (st.port_no, b.id);
         let rx_pmd = usize::from(port_no) % self.pmds.len();
+        let vlan = st.vlan.clone();
         for (i, p) in self.pmds.iter().enumerate() {
             p.send(PmdMsg::AddPort {
                 port_no,
                 bridge,
                 port: h.clone(),
                 rx: i == rx_pmd,
+            });
+            p.send(PmdMsg::SetVlan {
+                port_no,
+                cfg: vlan.clone(),
             });
         }
         for p in &self.pmds {
@@ -390,6 +401,33 @@ impl Dpif {
         {
             b.fdb.flush_port(port_no);
         }
+    }
+
+    /// Set a port's VLAN mode (no-op when unchanged). Applied at the PMDs' safe point;
+    /// cached flows are re-decided.
+    pub fn set_port_vlan(&mut self, name: &str, cfg: PortVlan) -> Result<(), DpifError> {
+        let st = self
+            .ports
+            .get_mut(name)
+            .ok_or_else(|| DpifError::NoSuchPort(name.to_string()))?;
+        if st.vlan == cfg {
+            return Ok(());
+        }
+        st.vlan = cfg.clone();
+        let port_no = st.port_no;
+        self.broadcast(|| PmdMsg::SetVlan {
+            port_no,
+            cfg: cfg.clone(),
+        });
+        if let Some(b) = self
+            .ports
+            .get(name)
+            .and_then(|st| self.bridges.get(&st.bridge))
+        {
+            // Addresses learned under the old VLAN mode are stale.
+            b.fdb.flush_port(port_no);
+        }
+        Ok(())
     }
 
     /// Delete a port. Its FDB entries go with it.
@@ -444,6 +482,7 @@ impl Dpif {
             bridge: st.bridge.clone(),
             kind: st.spec.kind,
             options: st.spec.options.clone(),
+            vlan: st.vlan.clone(),
             error: st.error.clone(),
             backend: st.backend,
             stats: add_stats(st.carried, live),

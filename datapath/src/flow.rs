@@ -33,8 +33,10 @@ pub const MAX_IDLE_MS: u64 = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Drop(DropReason),
-    Output(PortNo),
-    Flood(BridgeId),
+    /// To one port, in a VLAN (tagged or not as that port wants).
+    Output(PortNo, u16),
+    /// To every other port of a bridge carrying the VLAN.
+    Flood(BridgeId, u16),
 }
 
 /// The fields NORMAL looked at.
@@ -249,7 +251,7 @@ mod tests {
 
     fn flow(used_ms: u64) -> Flow {
         Flow {
-            decision: Decision::Output(2),
+            decision: Decision::Output(2, 0),
             generation: (0, 0),
             learned_secs: 0,
             stats: FlowStats {

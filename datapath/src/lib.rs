@@ -13,4 +13,5 @@ pub mod pipeline;
 pub mod pmd;
 pub mod port;
 pub mod tunnel;
+pub mod vlan;
 pub mod wire;

@@ -13,12 +13,15 @@
 //! panics on frame contents. The caller owns the ports: it transmits `Outputs` and returns the
 //! buffers to the pool.
 //!
-//! VLANs: with no VLAN configuration every port is a trunk, as in OVS by default. The frame's
-//! own VID (0 when untagged) is the FDB's VLAN, so learning and lookups stay per VLAN.
+//! VLANs (`vlan`): every port has a mode (trunk by default, as in OVS). Ingress resolves the
+//! frame's VLAN (the access tag, the native VLAN, or the frame's own VID); the FDB is keyed by
+//! (VLAN, MAC); floods go only to ports carrying that VLAN; egress pushes, pops or rewrites the
+//! tag per port.
 
 use crate::fdb::Fdb;
 use crate::flow::{Decision, Flow, FlowCache, FlowDump, FlowKey, FlowStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
+use crate::vlan::{retag, PortVlan, VlanMode};
 use crate::wire::l4::tcp_flags_of;
 use crate::wire::EthernetFrame;
 use std::sync::Arc;
@@ -46,11 +49,14 @@ pub enum DropReason {
     UnknownPort,
     /// Flooding needed a copy and the buffer pool was empty.
     NoBuffer,
+    /// The port does not carry the frame's VLAN (in or out), e.g. a tagged frame on an
+    /// access port.
+    VlanNotAllowed,
 }
 
 impl DropReason {
     /// All reasons, in counter order.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::Runt,
         DropReason::VlanTruncated,
         DropReason::MulticastSrc,
@@ -58,6 +64,7 @@ impl DropReason {
         DropReason::SamePort,
         DropReason::UnknownPort,
         DropReason::NoBuffer,
+        DropReason::VlanNotAllowed,
     ];
     /// Counter name, in OVS's `coverage/show` style.
     pub fn name(self) -> &'static str {
@@ -69,6 +76,7 @@ impl DropReason {
             DropReason::SamePort => "datapath_drop_same_port",
             DropReason::UnknownPort => "datapath_drop_unknown_port",
             DropReason::NoBuffer => "datapath_drop_no_buffer",
+            DropReason::VlanNotAllowed => "datapath_drop_vlan_not_allowed",
         }
     }
 }
@@ -170,6 +178,8 @@ impl Outputs {
 pub struct Switch {
     port_bridge: Vec<Option<BridgeId>>,
     bridges: Vec<Option<BridgeEntry>>,
+    /// VLAN configuration per port (default: trunk of all VLANs).
+    port_vlan: Vec<PortVlan>,
     /// Bumped by every port, bridge or configuration change: cached flows made under an
     /// older generation are re-decided before use.
     generation: u64,
@@ -254,6 +264,16 @@ impl Switch {
         self.port_bridge.get(usize::from(port)).copied().flatten()
     }
 
+    /// Set a port's VLAN mode (`tag`, `trunks`, `vlan_mode`). Cached decisions are re-made.
+    pub fn set_port_vlan(&mut self, port: PortNo, cfg: PortVlan) {
+        let i = usize::from(port);
+        if i >= self.port_vlan.len() {
+            self.port_vlan.resize(i + 1, PortVlan::default());
+        }
+        self.port_vlan[i] = cfg;
+        self.generation += 1;
+    }
+
     /// Invalidate every cached decision (configuration changed).
     pub fn revalidate_all(&mut self) {
         self.generation += 1;
@@ -287,13 +307,20 @@ impl Switch {
                     self.counters.drop(r);
                     pool.put(p);
                 }
-                Decision::Output(port) => {
+                Decision::Output(port, vlan) => {
                     self.counters.unicast += 1;
-                    out.push(port, p, pool);
+                    let mut p = p;
+                    match vlan_of(&self.port_vlan, port).egress(vlan) {
+                        Some(tagged) if retag(&mut p, tagged, vlan) => out.push(port, p, pool),
+                        _ => {
+                            self.counters.drop(DropReason::VlanNotAllowed);
+                            pool.put(p);
+                        }
+                    }
                 }
-                Decision::Flood(bid) => {
+                Decision::Flood(bid, vlan) => {
                     self.counters.flooded += 1;
-                    self.flood(bid, p, pool, out);
+                    self.flood(bid, vlan, p, pool, out);
                 }
             }
         }
@@ -314,14 +341,19 @@ impl Switch {
         let Ok(l2) = eth.parse_l2() else {
             return Decision::Drop(DropReason::VlanTruncated);
         };
+        let Some(vlan) =
+            vlan_of(&self.port_vlan, in_port).ingress(l2.outer_tci.map(|t| t & 0x0fff))
+        else {
+            return Decision::Drop(DropReason::VlanNotAllowed);
+        };
         let (src, dst) = (eth.src(), eth.dst());
         let key = FlowKey::new(in_port, src, dst, &l2, p.meta.tunnel.as_ref());
         let now_secs = (now_ms / 1000) as u32;
-        let vlan = l2.outer_tci.map_or(0, |t| t & 0x0fff);
         let len = p.len() as u64;
         let flags = tcp_flags_of(p.data(), &l2);
         let fdb = &bridge.fdb;
         let switch_generation = self.generation;
+        let port_vlan = &self.port_vlan;
         let hit = self.flows.lookup(&key).map(|f| {
             let learnable = !src.is_multicast() && !src.is_zero();
             if learnable && f.learned_secs != now_secs {
@@ -332,7 +364,7 @@ impl Switch {
             let generation = (fdb.generation(), switch_generation);
             let stale = f.generation != generation;
             if stale {
-                f.decision = normal_decision(bridge, bid, &key, vlan);
+                f.decision = normal_decision(bridge, bid, &key, vlan, port_vlan);
                 f.generation = generation;
             }
             f.stats.packets += 1;
@@ -353,7 +385,7 @@ impl Switch {
             fdb.learn(vlan, src, in_port, now_secs);
         }
         let generation = (fdb.generation(), self.generation);
-        let decision = normal_decision(bridge, bid, &key, vlan);
+        let decision = normal_decision(bridge, bid, &key, vlan, port_vlan);
         let stats = FlowStats {
             packets: 1,
             bytes: len,
@@ -372,38 +404,69 @@ impl Switch {
         decision
     }
 
-    fn flood(&mut self, bid: BridgeId, p: Packet, pool: &mut PacketPool, out: &mut Outputs) {
+    /// Send to every other port of the bridge that carries `vlan`, tagged or not as each
+    /// port wants. The last port gets the original buffer, the others copies.
+    fn flood(
+        &mut self,
+        bid: BridgeId,
+        vlan: u16,
+        p: Packet,
+        pool: &mut PacketPool,
+        out: &mut Outputs,
+    ) {
         let Some(Some(bridge)) = self.bridges.get(bid) else {
             pool.put(p);
             return;
         };
         let in_port = p.meta.in_port;
+        let port_vlan = &self.port_vlan;
         let mut targets = bridge
             .ports
             .iter()
             .copied()
             .filter(|&q| q != in_port)
+            .filter_map(|q| vlan_of(port_vlan, q).egress(vlan).map(|tagged| (q, tagged)))
             .peekable();
-        while let Some(port) = targets.next() {
-            if targets.peek().is_none() {
-                out.push(port, p, pool);
-                return;
-            }
-            match pool.get() {
-                Some(mut c) => {
-                    c.clone_from_packet(&p);
-                    out.push(port, c, pool);
+        while let Some((port, tagged)) = targets.next() {
+            let mut copy = if targets.peek().is_none() {
+                let mut p = p;
+                if retag(&mut p, tagged, vlan) {
+                    out.push(port, p, pool);
+                } else {
+                    pool.put(p);
                 }
-                None => self.counters.drop(DropReason::NoBuffer),
+                return;
+            } else {
+                match pool.get() {
+                    Some(mut c) => {
+                        c.clone_from_packet(&p);
+                        c
+                    }
+                    None => {
+                        self.counters.drop(DropReason::NoBuffer);
+                        continue;
+                    }
+                }
+            };
+            if retag(&mut copy, tagged, vlan) {
+                out.push(port, copy, pool);
+            } else {
+                pool.put(copy);
             }
         }
-        pool.put(p); // no other port on the bridge
+        pool.put(p); // no other port on the bridge carries this VLAN
     }
 }
 
 /// NORMAL's decision for a flow, given the FDB as it is now (no learning here).
 #[inline]
-fn normal_decision(bridge: &BridgeEntry, bid: BridgeId, key: &FlowKey, vlan: u16) -> Decision {
+fn normal_decision(
+    bridge: &BridgeEntry,
+    bid: BridgeId,
+    key: &FlowKey,
+    vlan: u16,
+    port_vlan: &[PortVlan],
+) -> Decision {
     if key.src.is_multicast() {
         return Decision::Drop(DropReason::MulticastSrc);
     }
@@ -411,11 +474,24 @@ fn normal_decision(bridge: &BridgeEntry, bid: BridgeId, key: &FlowKey, vlan: u16
         return Decision::Drop(DropReason::ZeroSrc);
     }
     if key.dst.is_multicast() {
-        return Decision::Flood(bid);
+        return Decision::Flood(bid, vlan);
     }
     match bridge.fdb.lookup(vlan, key.dst) {
         Some(port) if port == key.in_port => Decision::Drop(DropReason::SamePort),
-        Some(port) => Decision::Output(port),
-        None => Decision::Flood(bid),
+        Some(port) if vlan_of(port_vlan, port).egress(vlan).is_none() => {
+            Decision::Drop(DropReason::VlanNotAllowed)
+        }
+        Some(port) => Decision::Output(port, vlan),
+        None => Decision::Flood(bid, vlan),
     }
+}
+
+/// A port's VLAN configuration (the default trunk when none was set).
+#[inline]
+fn vlan_of(cfg: &[PortVlan], port: PortNo) -> &PortVlan {
+    static DEFAULT: PortVlan = PortVlan {
+        mode: VlanMode::Trunk,
+        trunks: Vec::new(),
+    };
+    cfg.get(usize::from(port)).unwrap_or(&DEFAULT)
 }

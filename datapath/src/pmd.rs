@@ -91,6 +91,11 @@ pub enum PmdMsg {
     DumpFlows(Sender<Vec<FlowDump>>),
     /// Remove every cached flow.
     DelFlows,
+    /// Set a port's VLAN mode.
+    SetVlan {
+        port_no: PortNo,
+        cfg: crate::vlan::PortVlan,
+    },
     /// Re-decide every cached flow before its next use (configuration changed).
     Revalidate,
     Stop,
@@ -111,6 +116,7 @@ impl core::fmt::Debug for PmdMsg {
             PmdMsg::Barrier(_) => write!(f, "Barrier"),
             PmdMsg::DumpFlows(_) => write!(f, "DumpFlows"),
             PmdMsg::DelFlows => write!(f, "DelFlows"),
+            PmdMsg::SetVlan { port_no, cfg } => write!(f, "SetVlan({port_no}, {cfg:?})"),
             PmdMsg::Revalidate => write!(f, "Revalidate"),
             PmdMsg::Stop => write!(f, "Stop"),
         }
@@ -350,6 +356,7 @@ impl Pmd {
                 self.publish();
             }
             PmdMsg::Revalidate => self.switch.revalidate_all(),
+            PmdMsg::SetVlan { port_no, cfg } => self.switch.set_port_vlan(port_no, cfg),
             PmdMsg::Stop => self.stop.store(true, Relaxed),
         }
     }

@@ -38,6 +38,30 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 const PACKET_VNET_HDR: libc::c_int = 15;
 const PACKET_QDISC_BYPASS: libc::c_int = 20;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+const PACKET_AUXDATA: libc::c_int = 8;
+/// `tpacket_auxdata.tp_status` bits: the VLAN TCI (and TPID) fields are valid.
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+/// Room for one `cmsghdr` + `tpacket_auxdata` (20 bytes), 8-aligned.
+const CMSG_BUF: usize = 64;
+
+/// `struct tpacket_auxdata` from linux/if_packet.h.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+struct TpacketAuxdata {
+    tp_status: u32,
+    tp_len: u32,
+    tp_snaplen: u32,
+    tp_mac: u16,
+    tp_net: u16,
+    tp_vlan_tci: u16,
+    tp_vlan_tpid: u16,
+}
+
+/// A control-message buffer aligned for `cmsghdr`.
+#[repr(C, align(8))]
+#[derive(Debug, Clone, Copy)]
+struct CmsgBuf([u8; CMSG_BUF]);
 /// Socket buffer size asked for (root may exceed rmem_max): room for dozens of 64 KB frames.
 const SOCK_BUF: libc::c_int = 8 << 20;
 
@@ -49,6 +73,9 @@ pub struct AfPacketPort {
     link: Link,
     stats: PortStats,
     rx_hdrs: [[u8; VNET_HDR_LEN]; BATCH_SIZE],
+    /// Per-message control buffers: the kernel strips a received VLAN tag into
+    /// `PACKET_AUXDATA`, and rx puts it back into the frame.
+    rx_cmsg: [CmsgBuf; BATCH_SIZE],
     tx_hdrs: [[u8; VNET_HDR_LEN]; BATCH_SIZE],
 }
 
@@ -93,6 +120,35 @@ fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
+/// The VLAN tag the kernel stripped from a received frame, from its `PACKET_AUXDATA`.
+fn stripped_vlan(h: &libc::msghdr) -> Option<(u16, u16)> {
+    // SAFETY: `h` is a msghdr the kernel filled by recvmmsg; its control pointer and length
+    // describe our own `CmsgBuf`, and the CMSG_* helpers stay within msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            let min = libc::CMSG_LEN(core::mem::size_of::<TpacketAuxdata>() as u32) as usize;
+            if (*c).cmsg_level == libc::SOL_PACKET
+                && (*c).cmsg_type == PACKET_AUXDATA
+                && (*c).cmsg_len as usize >= min
+            {
+                let aux: TpacketAuxdata = core::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                if aux.tp_status & TP_STATUS_VLAN_VALID == 0 && aux.tp_vlan_tci == 0 {
+                    return None;
+                }
+                let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                    aux.tp_vlan_tpid
+                } else {
+                    0x8100
+                };
+                return Some((tpid, aux.tp_vlan_tci));
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
+}
+
 impl AfPacketPort {
     /// Open `ifname` (in the calling thread's network namespace) as datapath port `port_no`.
     /// Errors are the raw OS errors; callers phrase them (`linux::open_error_message`).
@@ -114,6 +170,7 @@ impl AfPacketPort {
         setopt(raw, libc::SOL_PACKET, PACKET_VNET_HDR, 1)?;
         setopt(raw, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)?;
         setopt(raw, libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1)?;
+        setopt(raw, libc::SOL_PACKET, PACKET_AUXDATA, 1)?;
         // Best effort: bigger buffers only help under load.
         let _ = setopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, SOCK_BUF);
         let _ = setopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, SOCK_BUF);
@@ -124,6 +181,7 @@ impl AfPacketPort {
             link,
             stats: PortStats::default(),
             rx_hdrs: [[0; VNET_HDR_LEN]; BATCH_SIZE],
+            rx_cmsg: [CmsgBuf([0; CMSG_BUF]); BATCH_SIZE],
             tx_hdrs: [[0; VNET_HDR_LEN]; BATCH_SIZE],
         })
     }
@@ -240,6 +298,8 @@ impl Port for AfPacketPort {
             };
             msgs[i].msg_hdr.msg_iov = iov[i].as_mut_ptr();
             msgs[i].msg_hdr.msg_iovlen = 2;
+            msgs[i].msg_hdr.msg_control = self.rx_cmsg[i].0.as_mut_ptr().cast();
+            msgs[i].msg_hdr.msg_controllen = CMSG_BUF as _;
         }
         // SAFETY: `msgs[..k]` point at iovecs that point into `self.rx_hdrs` and into the
         // buffers of the packets in `slots`; none of them moves or is freed during the call,
@@ -279,6 +339,14 @@ impl Port for AfPacketPort {
             p.set_len(len - VNET_HDR_LEN);
             p.meta.in_port = self.port_no;
             p.meta.offload = vnet::parse(&self.rx_hdrs[i]);
+            if let Some((tpid, tci)) = stripped_vlan(&msgs[i].msg_hdr) {
+                // The tag the kernel took off on receive goes back where it was.
+                if !crate::vlan::push_tag(&mut p, tpid, tci) {
+                    self.stats.rx_errors += 1;
+                    pool.put(p);
+                    continue;
+                }
+            }
             self.stats.rx_packets += 1;
             self.stats.rx_bytes += (len - VNET_HDR_LEN) as u64;
             match batch.push(p) {

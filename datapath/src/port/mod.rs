@@ -47,4 +47,9 @@ pub trait Port: Send + core::fmt::Debug {
     fn error(&self) -> Option<String> {
         None
     }
+    /// Backend-specific named counters (e.g. GRE drop reasons), for `coverage/show`:
+    /// `(name, value)` pairs in a fixed order. Control path only; may allocate.
+    fn named_counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }

@@ -1,0 +1,236 @@
+//! VLAN port modes, as in OVS: which VLAN a received frame belongs to, whether a port may
+//! send a VLAN and with or without a tag, and in-place tag push/pop.
+//!
+//! Modes (OVS's `vlan_mode`, `tag`, `trunks` columns):
+//! - `Trunk` (the default with no `tag`): carries every VLAN in `trunks` (all when empty);
+//!   untagged frames are VLAN 0, which is carried untagged.
+//! - `Access(tag)` (the default with a `tag`): untagged frames in, the tag is added on trunk
+//!   egress and removed on access egress; tagged frames (VID ≠ 0) are dropped.
+//! - `NativeUntagged(tag)`: like a trunk, but untagged frames are in VLAN `tag`, and VLAN
+//!   `tag` leaves untagged.
+//! - `NativeTagged(tag)`: untagged frames are in VLAN `tag`; every VLAN leaves tagged.
+//!
+//! Invariant: a frame inside the pipeline keeps whatever tag it arrived with; egress decides
+//! per port whether to push, pop, rewrite or keep it (`retag`).
+
+use crate::packet::Packet;
+use crate::wire::ethernet::{is_vlan_tpid, EtherType};
+
+/// A port's VLAN configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PortVlan {
+    pub mode: VlanMode,
+    /// Trunked VLANs; empty means all.
+    pub trunks: Vec<u16>,
+}
+
+/// See the module doc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VlanMode {
+    #[default]
+    Trunk,
+    Access(u16),
+    NativeTagged(u16),
+    NativeUntagged(u16),
+}
+
+impl PortVlan {
+    /// Build from OVS columns: `vlan_mode` (None = default for the presence of `tag`),
+    /// `tag`, `trunks`. An unknown mode string is treated as the default.
+    pub fn from_ovs(vlan_mode: Option<&str>, tag: Option<u16>, trunks: &[u16]) -> PortVlan {
+        let mode = match (vlan_mode, tag) {
+            (Some("trunk"), _) => VlanMode::Trunk,
+            (Some("native-tagged"), Some(t)) => VlanMode::NativeTagged(t),
+            (Some("native-untagged"), Some(t)) => VlanMode::NativeUntagged(t),
+            (Some("access"), Some(t)) | (None, Some(t)) => VlanMode::Access(t),
+            (Some("native-tagged" | "native-untagged"), None) => VlanMode::NativeUntagged(0),
+            _ => VlanMode::Trunk,
+        };
+        PortVlan {
+            mode,
+            trunks: trunks.to_vec(),
+        }
+    }
+
+    fn trunks(&self, vid: u16) -> bool {
+        self.trunks.is_empty() || self.trunks.contains(&vid)
+    }
+
+    /// The VLAN of a frame received here with outer VID `vid` (`None` = untagged, or a
+    /// priority tag), or `None` when the port does not accept it.
+    #[inline]
+    pub fn ingress(&self, vid: Option<u16>) -> Option<u16> {
+        let vid = vid.filter(|&v| v != 0);
+        match (self.mode, vid) {
+            (VlanMode::Trunk, None) => self.trunks(0).then_some(0),
+            (VlanMode::Access(t), None) => Some(t),
+            (VlanMode::Access(_), Some(_)) => None,
+            (VlanMode::NativeTagged(t) | VlanMode::NativeUntagged(t), None) => Some(t),
+            (_, Some(v)) => {
+                let native = matches!(self.mode, VlanMode::NativeTagged(t) | VlanMode::NativeUntagged(t) if t == v);
+                (native || self.trunks(v)).then_some(v)
+            }
+        }
+    }
+
+    /// How a frame in VLAN `vlan` leaves this port: `Some(true)` tagged, `Some(false)`
+    /// untagged, `None` not at all.
+    #[inline]
+    pub fn egress(&self, vlan: u16) -> Option<bool> {
+        match self.mode {
+            VlanMode::Access(t) => (t == vlan).then_some(false),
+            VlanMode::Trunk => self.trunks(vlan).then_some(vlan != 0),
+            VlanMode::NativeUntagged(t) => {
+                if vlan == t {
+                    Some(false)
+                } else {
+                    self.trunks(vlan).then_some(vlan != 0)
+                }
+            }
+            VlanMode::NativeTagged(t) => (vlan == t || self.trunks(vlan)).then_some(vlan != 0),
+        }
+    }
+
+    /// True for the default (trunk of everything): no VLAN processing needed.
+    pub fn is_default(&self) -> bool {
+        self.mode == VlanMode::Trunk && self.trunks.is_empty()
+    }
+}
+
+/// Make the frame's outer tag match what egress wants: tagged with `vlan` (keeping the PCP of
+/// an existing tag) or untagged. False when the headroom is too small (never with
+/// `packet::HEADROOM`) or the frame is a runt.
+#[inline]
+pub fn retag(p: &mut Packet, tagged: bool, vlan: u16) -> bool {
+    let d = p.data();
+    if d.len() < 14 {
+        return false;
+    }
+    let has_tag = is_vlan_tpid(u16::from_be_bytes([d[12], d[13]]));
+    match (has_tag, tagged) {
+        (true, true) => {
+            if d.len() < 18 {
+                return false;
+            }
+            let tci = u16::from_be_bytes([d[14], d[15]]);
+            let new = (tci & 0xf000) | (vlan & 0x0fff);
+            p.data_mut()[14..16].copy_from_slice(&new.to_be_bytes());
+            true
+        }
+        (false, false) => true,
+        (false, true) => push_tag(p, EtherType::VLAN, vlan & 0x0fff),
+        (true, false) => {
+            if d.len() < 18 {
+                return false;
+            }
+            p.data_mut().copy_within(0..12, 4);
+            p.pull_front(4);
+            shift_offload(p, -4);
+            true
+        }
+    }
+}
+
+/// Insert an outer tag (`tpid`, `tci`) after the MAC addresses, in the headroom.
+#[inline]
+pub fn push_tag(p: &mut Packet, tpid: u16, tci: u16) -> bool {
+    if p.len() < 14 || p.push_front(4).is_none() {
+        return false;
+    }
+    let d = p.data_mut();
+    d.copy_within(4..16, 0);
+    d[12..14].copy_from_slice(&tpid.to_be_bytes());
+    d[14..16].copy_from_slice(&tci.to_be_bytes());
+    shift_offload(p, 4);
+    true
+}
+
+/// Keep checksum/GSO offsets pointing at the same bytes after the L2 header grew or shrank.
+fn shift_offload(p: &mut Packet, delta: i32) {
+    let o = &mut p.meta.offload;
+    if o.needs_csum {
+        o.csum_start = (i32::from(o.csum_start) + delta).max(0) as u16;
+    }
+    if o.hdr_len != 0 {
+        o.hdr_len = (i32::from(o.hdr_len) + delta).max(0) as u16;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_follow_ovs() {
+        let trunk = PortVlan::default();
+        assert_eq!(
+            (trunk.ingress(None), trunk.ingress(Some(10))),
+            (Some(0), Some(10))
+        );
+        assert_eq!(
+            (trunk.egress(0), trunk.egress(10)),
+            (Some(false), Some(true))
+        );
+        let access = PortVlan::from_ovs(None, Some(10), &[]);
+        assert_eq!(
+            (
+                access.ingress(None),
+                access.ingress(Some(10)),
+                access.ingress(Some(0))
+            ),
+            (Some(10), None, Some(10))
+        );
+        assert_eq!(
+            (access.egress(10), access.egress(20), access.egress(0)),
+            (Some(false), None, None)
+        );
+        let some = PortVlan::from_ovs(Some("trunk"), None, &[10, 20]);
+        assert_eq!(
+            (
+                some.ingress(Some(10)),
+                some.ingress(Some(30)),
+                some.ingress(None)
+            ),
+            (Some(10), None, None)
+        );
+        assert_eq!((some.egress(20), some.egress(30)), (Some(true), None));
+        let nu = PortVlan::from_ovs(Some("native-untagged"), Some(5), &[10]);
+        assert_eq!(
+            (nu.ingress(None), nu.ingress(Some(10)), nu.ingress(Some(5))),
+            (Some(5), Some(10), Some(5))
+        );
+        assert_eq!(
+            (nu.egress(5), nu.egress(10), nu.egress(11)),
+            (Some(false), Some(true), None)
+        );
+        let nt = PortVlan::from_ovs(Some("native-tagged"), Some(5), &[10]);
+        assert_eq!(
+            (nt.ingress(None), nt.egress(5), nt.egress(10)),
+            (Some(5), Some(true), Some(true))
+        );
+    }
+
+    #[test]
+    fn push_pop_rewrite_in_place() {
+        let mut f = vec![0u8; 60];
+        f[0..12].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        f[14] = 0x45;
+        let mut p = Packet::from_bytes(&f);
+        p.meta.offload.needs_csum = true;
+        p.meta.offload.csum_start = 34;
+        assert!(retag(&mut p, true, 10));
+        assert_eq!(p.len(), 64);
+        assert_eq!(&p.data()[..12], &f[..12]);
+        assert_eq!(&p.data()[12..18], &[0x81, 0x00, 0, 10, 0x08, 0x00]);
+        assert_eq!(p.meta.offload.csum_start, 38);
+        p.data_mut()[14] |= 0xa0; // PCP 5
+        assert!(retag(&mut p, true, 20));
+        assert_eq!(&p.data()[14..16], &[0xa0, 20]);
+        assert!(retag(&mut p, false, 0));
+        assert_eq!(p.data(), &f[..]);
+        assert_eq!(p.meta.offload.csum_start, 34);
+        assert!(retag(&mut p, false, 0));
+        assert_eq!(p.data(), &f[..]);
+    }
+}
