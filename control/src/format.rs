@@ -413,7 +413,7 @@ mod tests {
         };
         let f = FlowDump {
             key,
-            decision: Decision::Output(3),
+            decision: Decision::Output(3, 0),
             stats: FlowStats {
                 packets: 2,
                 bytes: 196,
