@@ -27,7 +27,7 @@ pub struct FdbRow {
 /// age keep the order they are given in.
 pub fn fdb_show(rows: &[FdbRow]) -> String {
     let mut rows: Vec<&FdbRow> = rows.iter().collect();
-    rows.sort_by(|a, b| b.age.cmp(&a.age));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.age));
     let mut s = String::from(" port  VLAN  MAC                Age\n");
     for r in rows {
         let port = if r.ofport == OFPP_LOCAL {

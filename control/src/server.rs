@@ -3,9 +3,11 @@
 //! Single-threaded: requests are handled one at a time, in arrival order, on the control
 //! thread — which is what makes every `ovs-vsctl` transaction atomic with respect to the
 //! others. Limits keep hostile or broken clients from hurting the daemon: at most
-//! `MAX_CLIENTS` connections (more are accepted and closed at once), `unixctl::MAX_REQUEST`
-//! bytes per request, `IDLE_TIMEOUT` without a complete request, and replies that cannot be
-//! written within the buffer limit close the connection.
+//! `MAX_CLIENTS` connections (a new one evicts the client that has been quiet longest, so
+//! idle connections cannot lock the operator out), `unixctl::MAX_REQUEST` bytes per request,
+//! `IDLE_TIMEOUT` without a request or without progress writing a reply, and backpressure:
+//! a client with `READ_PAUSE` bytes of replies pending is not read from until it takes them,
+//! and one whose replies exceed the buffer limit is closed.
 //!
 //! Housekeeping (`Handler::tick`) runs about once a second; SIGTERM and SIGINT stop the loop
 //! cleanly (the handler is then asked to shut down by the caller).
@@ -26,6 +28,8 @@ pub const MAX_CLIENTS: usize = 256;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pending reply bytes allowed per client.
 const MAX_OUTPUT: usize = 64 << 20;
+/// Pending reply bytes above which a client's requests are not read (backpressure).
+const READ_PAUSE: usize = 1 << 20;
 const TICK: Duration = Duration::from_secs(1);
 const LISTENER: Token = Token(0);
 
@@ -116,8 +120,13 @@ pub fn serve(mut listener: UnixListener, h: &mut dyn Handler) -> std::io::Result
                     match listener.accept() {
                         Ok((mut s, _)) => {
                             if clients.len() >= MAX_CLIENTS {
-                                drop(s);
-                                continue;
+                                // Full: make room by dropping the client quiet the longest.
+                                let oldest = clients.iter().min_by_key(|(_, c)| c.last);
+                                if let Some(t) = oldest.map(|(t, _)| *t) {
+                                    if let Some(mut c) = clients.remove(&t) {
+                                        let _ = poll.registry().deregister(&mut c.stream);
+                                    }
+                                }
                             }
                             next_token = next_token.wrapping_add(1).max(1);
                             let t = Token(next_token);
@@ -148,11 +157,14 @@ pub fn serve(mut listener: UnixListener, h: &mut dyn Handler) -> std::io::Result
             let Some(c) = clients.get_mut(&t) else {
                 continue;
             };
-            if ev.is_readable() {
+            if ev.is_readable() && c.out.len() < READ_PAUSE {
                 read_client(c, h);
             }
             flush_client(c);
-            let want = if c.out.is_empty() {
+            // Re-arming READABLE reports data that is already waiting (epoll re-evaluates).
+            let want = if c.out.len() >= READ_PAUSE {
+                Interest::WRITABLE
+            } else if c.out.is_empty() {
                 Interest::READABLE
             } else {
                 Interest::READABLE | Interest::WRITABLE
@@ -161,7 +173,8 @@ pub fn serve(mut listener: UnixListener, h: &mut dyn Handler) -> std::io::Result
         }
         let now = Instant::now();
         clients.retain(|_, c| {
-            let idle = c.out.is_empty() && now.duration_since(c.last) > IDLE_TIMEOUT;
+            // No request read and no reply byte written for that long: idle or stuck.
+            let idle = now.duration_since(c.last) > IDLE_TIMEOUT;
             let done = c.closing && c.out.is_empty();
             let keep = !(idle || done || c.out.len() > MAX_OUTPUT);
             if !keep {
@@ -192,7 +205,7 @@ fn read_client(c: &mut Client, h: &mut dyn Handler) {
             Ok(n) => {
                 c.dec.feed(&buf[..n]);
                 c.last = Instant::now();
-                if drain_requests(c, h) {
+                if drain_requests(c, h) || c.out.len() >= READ_PAUSE {
                     break;
                 }
             }
@@ -251,6 +264,7 @@ fn flush_client(c: &mut Client) {
             Ok(0) => break,
             Ok(n) => {
                 c.out.drain(..n);
+                c.last = Instant::now();
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,

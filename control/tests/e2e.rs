@@ -363,21 +363,36 @@ fn two_pmds_pinned_by_cpu_mask_forward_across_threads() {
         return;
     }
     let mut lan = Lan::new(3, 7);
-    lan.rvsd.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x3"]);
+    lan.rvsd
+        .vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x3"]);
     lan.rvsd.restart();
     let stats = lan.rvsd.appctl_ok(&["dpif-netdev/pmd-stats-show"]);
-    assert!(stats.contains("core_id 0:") && stats.contains("core_id 1:"), "{stats}");
+    assert!(
+        stats.contains("core_id 0:") && stats.contains("core_id 1:"),
+        "{stats}"
+    );
     // Ports are spread over both PMDs (rx by port number), so these frames cross threads.
     for (a, b) in [(0, 1), (1, 2), (0, 2)] {
-        assert!(lan.ping(a, &lan.ip(b)), "ping {a}->{b} with 2 PMDs\n{}", lan.rvsd.log());
+        assert!(
+            lan.ping(a, &lan.ip(b)),
+            "ping {a}->{b} with 2 PMDs\n{}",
+            lan.rvsd.log()
+        );
     }
     let _srv = lan.containers[1].spawn(["iperf3", "-s", "-1"]);
     std::thread::sleep(Duration::from_millis(300));
     lan.containers[0].exec(["iperf3", "-c", &lan.ip(1), "-t", "2"]);
     let stats = lan.rvsd.appctl_ok(&["dpif-netdev/pmd-stats-show"]);
-    let received: Vec<u64> = stats.lines().filter_map(|l| l.trim().strip_prefix("packets received: ")).map(|v| v.parse().unwrap()).collect();
+    let received: Vec<u64> = stats
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("packets received: "))
+        .map(|v| v.parse().unwrap())
+        .collect();
     assert_eq!(received.len(), 2);
-    assert!(received.iter().all(|&n| n > 0), "both PMDs carried traffic: {stats}");
+    assert!(
+        received.iter().all(|&n| n > 0),
+        "both PMDs carried traffic: {stats}"
+    );
 }
 
 #[test]
@@ -388,25 +403,58 @@ fn detach_pidfile_logfile_and_socket_mode() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let sw = Netns::new("dt");
     let dir = TempDir::new("dt");
-    let (run, db, log) = (dir.0.join("run"), dir.0.join("db"), dir.0.join("log/rvsd.log"));
+    let (run, db, log) = (
+        dir.0.join("run"),
+        dir.0.join("db"),
+        dir.0.join("log/rvsd.log"),
+    );
     let st = std::process::Command::new("ip")
-        .args(["netns", "exec", sw.name(), common::RVSD, "--detach", "--pidfile", &format!("--log-file={}", log.display()), "--rundir"])
+        .args([
+            "netns",
+            "exec",
+            sw.name(),
+            common::RVSD,
+            "--detach",
+            "--pidfile",
+            &format!("--log-file={}", log.display()),
+            "--rundir",
+        ])
         .arg(&run)
         .arg("--dbdir")
         .arg(&db)
         .status()
         .unwrap();
     assert!(st.success(), "--detach returns 0 once the daemon serves");
-    let pid: i32 = std::fs::read_to_string(run.join("rvsd.pid")).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(run.join("rvsd.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(Path::new(&format!("/proc/{pid}")).exists());
     let sock = std::fs::metadata(run.join("rvsd.ctl")).unwrap();
     assert_eq!(sock.permissions().mode() & 0o777, 0o600);
     assert_eq!(sock.uid(), 0);
-    let out = std::process::Command::new(common::APPCTL).args(["-t", run.join("rvsd.ctl").to_str().unwrap(), "version"]).output().unwrap();
+    let out = std::process::Command::new(common::APPCTL)
+        .args(["-t", run.join("rvsd.ctl").to_str().unwrap(), "version"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("rvsd (rvs) "));
-    assert!(std::fs::read_to_string(&log).unwrap().contains("|INFO|rvsd "), "log file written");
-    std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
-    let gone = sw.wait_until(Duration::from_secs(5), |_| !Path::new(&format!("/proc/{pid}")).exists());
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("|INFO|rvsd "),
+        "log file written"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let gone = sw.wait_until(Duration::from_secs(5), |_| {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
     assert!(gone, "SIGTERM stops the detached daemon");
-    assert!(!run.join("rvsd.ctl").exists() && !run.join("rvsd.pid").exists(), "socket and pidfile removed");
+    assert!(
+        !run.join("rvsd.ctl").exists() && !run.join("rvsd.pid").exists(),
+        "socket and pidfile removed"
+    );
 }

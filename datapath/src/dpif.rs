@@ -631,6 +631,16 @@ impl Dpif {
             ("datapath_flood", c.flooded),
         ];
         v.extend(DropReason::ALL.iter().map(|r| (r.name(), c.drops_of(*r))));
+        // Counters the ports keep themselves (e.g. GRE drops by reason), summed by name.
+        let mut by_name: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for st in self.ports.values() {
+            if let Some(h) = &st.handle {
+                for (name, n) in lock_port(h).named_counters() {
+                    *by_name.entry(name).or_default() += n;
+                }
+            }
+        }
+        v.extend(by_name);
         v
     }
 
