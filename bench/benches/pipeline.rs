@@ -1,4 +1,6 @@
 //! The pipeline per batch of 32 (divide by 32 for ns/packet):
+//! - `normal_no_cache_batch32`: NORMAL alone (classify + learn + lookup + output sort), the
+//!   flow cache unable to hold anything;
 //! - `normal_unicast_batch32`: flow cache off the path (every batch's flows are new): the
 //!   full NORMAL "upcall" — classify, learn, look up, install the flow, sort into outputs;
 //! - `cache_hit/N`: N flows installed, batches cycle through them: cache hits;
@@ -67,6 +69,13 @@ impl Rig {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(BATCH_SIZE as u64));
+    // NORMAL alone: a cache that can hold nothing, so every frame is classify + learn +
+    // lookup (plus one empty-table probe), nothing installed.
+    let mut r = Rig::new();
+    r.sw.flows = rvs_datapath::flow::FlowCache::new(0);
+    g.bench_function("normal_no_cache_batch32", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| r.timed_batch(0)).sum())
+    });
     let mut r = Rig::new();
     g.bench_function("normal_unicast_batch32", |b| {
         b.iter_custom(|iters| {
