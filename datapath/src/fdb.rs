@@ -29,6 +29,9 @@ use core::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 /// Default capacity, as OVS.
 pub const DEFAULT_MAX_ENTRIES: usize = 8192;
+/// Largest bound a table accepts (OVS clamps `mac-table-size` to the same); larger requests
+/// are clamped, so a typo cannot make the datapath allocate without bound.
+pub const MAX_ENTRIES_LIMIT: usize = 1_000_000;
 /// Default idle time before an entry expires, in seconds, as OVS.
 pub const DEFAULT_AGING_SECS: u32 = 300;
 /// Allowed aging range, in seconds.
@@ -203,10 +206,10 @@ impl Default for Fdb {
 }
 
 impl Fdb {
-    /// A table that can hold up to `max_entries` (the bucket array is sized for it, about
-    /// 4.5 slots per entry, so buckets rarely fill).
+    /// A table that can hold up to `max_entries`, clamped to 1..=`MAX_ENTRIES_LIMIT` (the
+    /// bucket array is sized for it, about 4.5 slots per entry, so buckets rarely fill).
     pub fn new(max_entries: usize) -> Fdb {
-        let max_entries = max_entries.max(1);
+        let max_entries = max_entries.clamp(1, MAX_ENTRIES_LIMIT);
         let nbuckets = (max_entries * 2 / SLOTS * 2).max(16).next_power_of_two();
         Fdb {
             buckets: (0..nbuckets).map(|_| Bucket::new()).collect(),

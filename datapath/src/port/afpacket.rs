@@ -27,7 +27,7 @@
 //!
 //! Thread-safety: a port is owned by one PMD at a time (`Send`, not shared).
 
-use super::linux::{self, Link};
+use super::linux::{self, errno, setopt, Link};
 use super::vnet::{self, VNET_HDR_LEN};
 use super::{Port, PortStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE, MAX_FRAME};
@@ -79,23 +79,6 @@ pub struct AfPacketPort {
     tx_hdrs: [[u8; VNET_HDR_LEN]; BATCH_SIZE],
 }
 
-fn setopt(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
-    // SAFETY: `v` lives across the call and its size is passed.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            opt,
-            (&v as *const libc::c_int).cast(),
-            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 fn bind(fd: RawFd, ifindex: u32) -> io::Result<()> {
     // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
     let mut sa: libc::sockaddr_ll = unsafe { core::mem::zeroed() };
@@ -114,10 +97,6 @@ fn bind(fd: RawFd, ifindex: u32) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// The VLAN tag the kernel stripped from a received frame, from its `PACKET_AUXDATA`.
@@ -395,47 +374,18 @@ impl Port for AfPacketPort {
             bytes[k] = d.len();
             k += 1;
         }
-        let mut sent = 0;
-        let mut i = 0;
-        while i < k {
-            // SAFETY: `msgs[i..k]` point at iovecs over `self.tx_hdrs` and over frames owned by
-            // `batch`, which is not touched until the loop ends; the kernel only reads them.
-            let r = unsafe {
-                libc::sendmmsg(
-                    self.fd.as_raw_fd(),
-                    msgs[i..].as_mut_ptr(),
-                    (k - i) as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if r > 0 {
-                let r = r as usize;
-                self.stats.tx_bytes += bytes[i..i + r].iter().sum::<usize>() as u64;
-                sent += r;
-                i += r;
-                continue;
-            }
-            let e = errno();
-            match e {
-                libc::EINTR => continue,
-                // The device queue is full: drop what is left of the burst.
-                libc::EAGAIN | libc::ENOBUFS => {
-                    self.stats.tx_dropped += (k - i) as u64;
-                    break;
-                }
-                _ if linux::is_link_errno(e) => {
-                    self.on_error(e);
-                    self.stats.tx_dropped += (k - i) as u64;
-                    break;
-                }
-                // This one frame was refused (EMSGSIZE, EINVAL for bad metadata, ...).
-                _ => {
-                    self.on_error(e);
-                    self.stats.tx_errors += 1;
-                    i += 1;
-                }
-            }
+        let fd = self.fd.as_raw_fd();
+        let out = linux::sendmmsg_all(
+            fd,
+            &mut msgs[..k],
+            &bytes[..k],
+            &mut self.stats,
+            linux::is_link_errno,
+        );
+        if let Some(e) = out.last_errno {
+            self.on_error(e);
         }
+        let sent = out.sent;
         self.stats.tx_packets += sent as u64;
         for p in batch.drain() {
             pool.put(p);

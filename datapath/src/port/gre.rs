@@ -42,6 +42,7 @@
 //! panic on any received bytes. Thread-safety: owned by one PMD at a time like every port;
 //! the registry is a `Mutex` touched only at open/close and on a generation change.
 
+use super::linux::{self, errno, setopt};
 use super::{Port, PortStats};
 use crate::offload::{self, OffloadCounters};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE, MAX_FRAME};
@@ -194,27 +195,6 @@ impl Drop for Registration {
 }
 
 // ---- socket helpers ----
-
-fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-fn setopt(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
-    // SAFETY: `v` lives across the call and its size is passed.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            opt,
-            (&v as *const libc::c_int).cast(),
-            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
 
 fn sockaddr(a: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     libc::sockaddr_in {
@@ -495,13 +475,14 @@ impl GrePort {
         }
     }
 
-    fn on_send_error(&mut self, e: i32) {
+    /// Follow up on `n` refused sends whose last error was `e`.
+    fn on_send_error(&mut self, e: i32, n: u64) {
         match e {
             libc::EMSGSIZE => {
                 self.refresh_route();
-                self.tx.too_big += 1;
+                self.tx.too_big += n;
             }
-            libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EHOSTDOWN => self.tx.no_route += 1,
+            libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EHOSTDOWN => self.tx.no_route += n,
             _ => {}
         }
     }
@@ -512,42 +493,11 @@ impl GrePort {
             self.stats.tx_dropped += msgs.len() as u64;
             return 0;
         };
-        let k = msgs.len();
-        let mut i = 0;
-        let mut sent = 0;
-        while i < k {
-            // SAFETY: `msgs[i..k]` point at iovecs and a destination address that the caller
-            // keeps alive and unmoved for this call; the kernel only reads them.
-            let r = unsafe {
-                libc::sendmmsg(
-                    fd,
-                    msgs[i..].as_mut_ptr(),
-                    (k - i) as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if r > 0 {
-                let r = r as usize;
-                self.stats.tx_bytes += bytes[i..i + r].iter().sum::<usize>() as u64;
-                sent += r;
-                i += r;
-                continue;
-            }
-            let e = errno();
-            match e {
-                libc::EINTR => continue,
-                libc::EAGAIN | libc::ENOBUFS => {
-                    self.stats.tx_dropped += (k - i) as u64;
-                    break;
-                }
-                _ => {
-                    self.on_send_error(e);
-                    self.stats.tx_errors += 1;
-                    i += 1;
-                }
-            }
+        let out = linux::sendmmsg_all(fd, msgs, bytes, &mut self.stats, |_| false);
+        if let Some(e) = out.last_errno {
+            self.on_send_error(e, out.refused);
         }
-        sent
+        out.sent
     }
 
     /// Send every staged frame, then return the buffers to `pool`.

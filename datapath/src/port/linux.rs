@@ -10,7 +10,7 @@
 use crate::packet::{Packet, GSO_NONE};
 use crate::wire::MacAddr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Ethernet header plus one VLAN tag: the most a frame may carry on top of the MTU.
 pub const L2_OVERHEAD: usize = 14 + 4;
@@ -208,6 +208,97 @@ impl Link {
     pub fn on_link_errno(&mut self) -> bool {
         !self.refresh()
     }
+}
+
+/// The calling thread's last OS error number.
+pub fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// `setsockopt` of one `int` option.
+pub fn setopt(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: `v` lives across the call and its size is passed.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            (&v as *const libc::c_int).cast(),
+            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// What `sendmmsg_all` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// Messages the kernel took.
+    pub sent: usize,
+    /// Messages refused one by one (counted in `tx_errors`).
+    pub refused: u64,
+    /// The last error number seen, for the caller's follow-up (refresh an MTU, notice a
+    /// vanished device).
+    pub last_errno: Option<i32>,
+}
+
+/// Send every message of `msgs` with `sendmmsg`, counting into `stats`: `tx_bytes` for what
+/// went out (`bytes[i]` is message i's frame length). EINTR retries; a full queue
+/// (EAGAIN/ENOBUFS) drops the rest of the burst into `tx_dropped`; an error for which
+/// `fatal(errno)` holds does the same; any other error refuses just that message
+/// (`tx_errors`) and the rest are still sent.
+pub fn sendmmsg_all(
+    fd: RawFd,
+    msgs: &mut [libc::mmsghdr],
+    bytes: &[usize],
+    stats: &mut crate::port::PortStats,
+    fatal: impl Fn(i32) -> bool,
+) -> SendOutcome {
+    let k = msgs.len();
+    let mut out = SendOutcome::default();
+    let mut i = 0;
+    while i < k {
+        // SAFETY: the caller built `msgs` over iovecs (and addresses) that stay alive and
+        // unmoved for this call; the kernel only reads them, and the count matches the slice.
+        let r = unsafe {
+            libc::sendmmsg(
+                fd,
+                msgs[i..].as_mut_ptr(),
+                (k - i) as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r > 0 {
+            let r = r as usize;
+            stats.tx_bytes += bytes[i..i + r].iter().sum::<usize>() as u64;
+            out.sent += r;
+            i += r;
+            continue;
+        }
+        let e = errno();
+        match e {
+            libc::EINTR => continue,
+            libc::EAGAIN | libc::ENOBUFS => {
+                stats.tx_dropped += (k - i) as u64;
+                break;
+            }
+            _ if fatal(e) => {
+                out.last_errno = Some(e);
+                stats.tx_dropped += (k - i) as u64;
+                break;
+            }
+            _ => {
+                out.last_errno = Some(e);
+                out.refused += 1;
+                stats.tx_errors += 1;
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

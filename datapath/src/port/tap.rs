@@ -19,7 +19,7 @@
 //!
 //! Thread-safety: a port is owned by one PMD at a time (`Send`, not shared).
 
-use super::linux::{self, Link};
+use super::linux::{self, errno, Link};
 use super::vnet::{self, VNET_HDR_LEN};
 use super::{Port, PortStats};
 use crate::packet::{Batch, PacketPool, MAX_FRAME};
@@ -35,10 +35,6 @@ pub struct TapPort {
     link: Link,
     stats: PortStats,
     hdr: [u8; VNET_HDR_LEN],
-}
-
-fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 fn tun_ioctl(fd: RawFd, req: libc::Ioctl, arg: libc::c_ulong) -> io::Result<()> {
