@@ -2,35 +2,12 @@
 //! is decoded with our views, and its outer IPv4 and GRE headers are re-emitted from the
 //! decoded fields and compared byte for byte.
 
+mod support;
+
 use rvs_datapath::wire::gre::{GreHeader, GreRepr};
 use rvs_datapath::wire::ipv4::{proto, Ipv4Packet, Ipv4Repr};
 use rvs_datapath::wire::{EtherType, EthernetFrame};
-use std::path::Path;
-
-/// Frames of a classic little-endian pcap file.
-fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    assert_eq!(
-        &d[0..4],
-        &[0xd4, 0xc3, 0xb2, 0xa1],
-        "little-endian microsecond pcap"
-    );
-    let mut off = 24;
-    let mut out = vec![];
-    while off + 16 <= d.len() {
-        let caplen = u32::from_le_bytes(d[off + 8..off + 12].try_into().unwrap()) as usize;
-        off += 16;
-        out.push(d[off..off + caplen].to_vec());
-        off += caplen;
-    }
-    out
-}
-
-fn testdata(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
+use support::{pcap_frames, testdata};
 
 /// (file, checksum present, key) per variant, as configured on the OVS that made them.
 const VARIANTS: [(&str, bool, Option<u32>, usize); 4] = [

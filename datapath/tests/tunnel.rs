@@ -7,6 +7,8 @@
 //! a 64 KB TSO super-frame (software segmentation), and an oversize DF frame answered with
 //! ICMP "fragmentation needed" on the next receive.
 
+mod support;
+
 use rvs_datapath::packet::{Batch, Offload, Packet, PacketPool, GSO_TCPV4};
 use rvs_datapath::port::gre::GrePort;
 use rvs_datapath::port::Port;
@@ -16,27 +18,7 @@ use rvs_datapath::wire::ipv4::{Ipv4Packet, Ipv4Repr, FLAG_DF};
 use rvs_datapath::wire::{checksum, l4, EtherType};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::Path;
-
-fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    assert_eq!(&d[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
-    let mut off = 24;
-    let mut out = vec![];
-    while off + 16 <= d.len() {
-        let caplen = u32::from_le_bytes(d[off + 8..off + 12].try_into().unwrap()) as usize;
-        off += 16;
-        out.push(d[off..off + caplen].to_vec());
-        off += caplen;
-    }
-    out
-}
-
-fn testdata(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
+use support::{pcap_frames, testdata};
 
 fn opts(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
     kv.iter()
