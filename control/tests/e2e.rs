@@ -188,6 +188,15 @@ fn config_survives_kill_9_and_forwarding_resumes() {
     // Clean stop exits 0 and keeps the config.
     assert_eq!(lan.rvsd.stop(), Some(0));
     assert!(lan.rvsd.dbdir.join("conf.json").exists());
+    let tap_left = lan
+        .sw
+        .try_exec(["ip", "link", "show", "br0"])
+        .map(|o| o.status.success())
+        .unwrap_or(true);
+    assert!(
+        !tap_left,
+        "the bridge's TAP device is gone after a clean stop"
+    );
     lan.rvsd.respawn();
     assert_eq!(lan.rvsd.vsctl_ok(&["show"]), before);
 }
