@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the build and the tests use. Installed only when missing.
-PKGS=(iproute2 iputils-ping iperf3 curl ethtool python3 tcpdump procps kmod openvswitch-common uuid-runtime)
+PKGS=(iproute2 iputils-ping iperf3 curl ethtool python3 tcpdump procps kmod openvswitch-common openvswitch-switch uuid-runtime)
 
 ensure_packages() {
     local missing=()

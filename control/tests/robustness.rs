@@ -562,7 +562,7 @@ fn rss_flat_under_mac_flood() {
          {stats}",
         after as i64 - warm as i64
     );
-    assert!(rx >= 50_000, "rvsd took in only {rx} frames of the flood");
+    assert!(rx >= 20_000, "rvsd took in only {rx} frames of the flood");
     let (current, max) = stats
         .lines()
         .find_map(|l| {
