@@ -6,6 +6,8 @@
 //! sent or dropped and counted — and returns how many were sent. Neither blocks.
 
 pub mod afpacket;
+#[cfg(feature = "afxdp")]
+pub mod afxdp;
 pub mod gre;
 pub mod linux;
 pub mod mem;
