@@ -93,6 +93,12 @@ impl Status for DpStatus<'_> {
             Some(p) => {
                 st.error = p.error.clone();
                 st.ofport_ok = p.error.is_none();
+                if p.kind == PortKind::Afxdp && p.backend == rvs_datapath::dpif::AFXDP_FALLBACK {
+                    st.status.insert(
+                        "afxdp".into(),
+                        "unavailable, using AF_PACKET (xdp-mode best-effort)".into(),
+                    );
+                }
             }
             None => {
                 if let Some((_, _, iface)) = self.cfg.interface(name) {
@@ -409,6 +415,12 @@ impl Daemon {
                 let opts: Vec<String> = p.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 Some(format!("gre: {}", opts.join(", ")))
             }
+            // The mode the port is really in: AF_XDP, or AF_PACKET after a best-effort fallback.
+            PortKind::Afxdp => Some(if p.backend == "afxdp" {
+                "afxdp".into()
+            } else {
+                format!("afxdp: {}", p.backend)
+            }),
         }
     }
 

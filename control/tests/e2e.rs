@@ -467,3 +467,49 @@ fn detach_pidfile_logfile_and_socket_mode() {
         "socket and pidfile removed"
     );
 }
+
+#[test]
+fn afxdp_best_effort_falls_back_to_af_packet_and_says_so() {
+    if skip_unless_root("afxdp_fallback") {
+        return;
+    }
+    let lan = Lan::new(1, 8);
+    // A second container on a type=afxdp port.
+    let c = Netns::new("cx");
+    let p = unique_ifname("px");
+    lan.sw.add_veth(&p, &c, "eth0");
+    c.set_addr("eth0", "10.77.8.50/24");
+    lan.rvsd.vsctl_ok(&[
+        "add-port",
+        "br0",
+        &p,
+        "--",
+        "set",
+        "interface",
+        &p,
+        "type=afxdp",
+    ]);
+    let ok = c.wait_until(Duration::from_secs(5), |ns| {
+        ns.try_exec(["ping", "-c", "1", "-W", "1", &lan.ip(0)])
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    assert!(ok, "traffic flows on the fallback port\n{}", lan.rvsd.log());
+    let show = lan.rvsd.appctl_ok(&["dpctl/show"]);
+    let line = show.lines().find(|l| l.contains(&p)).unwrap().to_string();
+    // Either real AF_XDP (a build with the afxdp feature) or the named fallback.
+    assert!(
+        line.ends_with("(afxdp)") || line.ends_with("(afxdp: afpacket (afxdp fallback))"),
+        "{show}"
+    );
+    if line.ends_with("fallback))") {
+        let status = lan.rvsd.vsctl_ok(&["get", "interface", &p, "status"]);
+        assert!(status.contains("using AF_PACKET"), "{status}");
+        assert!(lan.rvsd.log().contains("afxdp fallback"), "logged");
+        // A mode that cannot fall back is an error, not a silent AF_PACKET port.
+        lan.rvsd
+            .vsctl_ok(&["set", "interface", &p, "options:xdp-mode=native"]);
+        let err = lan.rvsd.vsctl_ok(&["get", "interface", &p, "error"]);
+        assert!(err.contains("needs AF_XDP"), "{err}");
+    }
+}

@@ -36,6 +36,9 @@ pub enum PortKind {
     Tap,
     /// A GRE tunnel to `options:remote_ip`, encapsulated by rvs (`type=gre`).
     Gre,
+    /// An existing netdev opened with AF_XDP (`type=afxdp`, `options:xdp-mode`); with
+    /// `best-effort` (the default) it falls back to AF_PACKET when AF_XDP cannot be set up.
+    Afxdp,
 }
 
 impl PortKind {
@@ -46,6 +49,7 @@ impl PortKind {
             "internal" => Some(PortKind::Internal),
             "tap" => Some(PortKind::Tap),
             "gre" => Some(PortKind::Gre),
+            "afxdp" => Some(PortKind::Afxdp),
             _ => None,
         }
     }
@@ -683,6 +687,7 @@ pub fn open_netdev(
             crate::port::gre::open(&spec.name, &spec.options, port_no)?,
             "gre",
         )),
+        PortKind::Afxdp => open_afxdp(spec, port_no),
         PortKind::Internal | PortKind::Tap => {
             let tap = crate::port::tap::TapPort::create(&spec.name, port_no)?;
             if let Some(mac) = spec.mac {
@@ -691,6 +696,47 @@ pub fn open_netdev(
             Ok((Box::new(tap), "tap"))
         }
     }
+}
+
+/// Backend label of an AF_XDP port that fell back to AF_PACKET.
+pub const AFXDP_FALLBACK: &str = "afpacket (afxdp fallback)";
+
+/// `type=afxdp`: AF_XDP in the asked `xdp-mode`; in `best-effort` mode, AF_PACKET when AF_XDP
+/// cannot be set up (no kernel support, EOPNOTSUPP, not root, or a build without the `afxdp`
+/// feature). The fallback is visible as the port's backend.
+fn open_afxdp(spec: &PortSpec, port_no: PortNo) -> std::io::Result<(Box<dyn Port>, &'static str)> {
+    let mode = spec
+        .options
+        .get("xdp-mode")
+        .map_or("best-effort", String::as_str);
+    let best_effort = mode == "best-effort";
+    #[cfg(feature = "afxdp")]
+    {
+        use crate::port::afxdp::{AfXdpPort, XdpMode};
+        let m = XdpMode::parse(mode).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid xdp-mode {mode}"),
+            )
+        })?;
+        match AfXdpPort::open(&spec.name, port_no, m) {
+            Ok(p) => return Ok((Box::new(p), "afxdp")),
+            Err(e) if !best_effort => return Err(e),
+            Err(_) => {}
+        }
+    }
+    if !best_effort {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!("xdp-mode {mode} needs AF_XDP, which this build of rvs lacks (datapath feature afxdp)"),
+        ));
+    }
+    Ok((
+        Box::new(crate::port::afpacket::AfPacketPort::open(
+            &spec.name, port_no,
+        )?),
+        AFXDP_FALLBACK,
+    ))
 }
 
 fn add_stats(a: PortStats, b: PortStats) -> PortStats {
