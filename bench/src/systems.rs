@@ -429,8 +429,18 @@ impl Bed {
                         let mut args = vec!["add-br", "br0", "--", "add-port", "br0", &pg];
                         args.extend(["--", "add-port", "br0", &ps]);
                         if sys == System::RvsAfxdp {
-                            args.extend(["--", "set", "interface", &pg, "type=afxdp"]);
-                            args.extend(["--", "set", "interface", &ps, "type=afxdp"]);
+                            // Native mode, not best-effort: a silent fallback to AF_PACKET would
+                            // be measured under the wrong name.
+                            for p in [&pg, &ps] {
+                                args.extend([
+                                    "--",
+                                    "set",
+                                    "interface",
+                                    p,
+                                    "type=afxdp",
+                                    "options:xdp-mode=native",
+                                ]);
+                            }
                         }
                         let res = r.vsctl(&args).and_then(|_| r.port_errors(&[&pg, &ps]));
                         bed.daemons.push(Daemon::Rvs(r));
