@@ -192,6 +192,12 @@ impl FlowCache {
             .retain(|_, f| now_ms.saturating_sub(f.stats.used_ms) < MAX_IDLE_MS);
         let n = before - self.map.len();
         self.counters.expired += n as u64;
+        // Give memory back after a burst of flows (a MAC flood) has gone idle, so the
+        // daemon's footprint returns to what its live flows need.
+        if self.map.capacity() > 4 * self.map.len().max(1024) {
+            self.map.shrink_to(self.map.len() * 2);
+            release_free_memory();
+        }
         n
     }
 
@@ -210,6 +216,17 @@ impl FlowCache {
                 stats: f.stats,
             })
             .collect()
+    }
+}
+
+/// Hand freed heap pages back to the kernel. glibc keeps freed memory in its arenas; after a
+/// large table shrank, `malloc_trim` returns the free pages (rare: only after a shrink).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory the allocator already considers free; it takes
+    // the allocator's own locks and touches no memory we hold.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
