@@ -789,7 +789,7 @@ mod tests {
 
     fn frame(dst: MacAddr, src: MacAddr) -> Vec<u8> {
         let mut f = vec![0u8; 60];
-        crate::wire::ethernet::emit(&mut f, dst, src, 0x0800);
+        crate::wire::ethernet::emit(&mut f, dst, src, 0x88b5);
         f
     }
 

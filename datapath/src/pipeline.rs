@@ -23,7 +23,7 @@ use crate::flow::{Decision, Flow, FlowCache, FlowDump, FlowKey, FlowStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use crate::vlan::{retag, PortVlan, VlanMode};
 use crate::wire::l4::tcp_flags_of;
-use crate::wire::EthernetFrame;
+use crate::wire::{EtherType, EthernetFrame, Ipv4Packet};
 use std::sync::Arc;
 
 /// A datapath port number (OVS "odp port"), unique across all bridges of the datapath.
@@ -52,11 +52,15 @@ pub enum DropReason {
     /// The port does not carry the frame's VLAN (in or out), e.g. a tagged frame on an
     /// access port.
     VlanNotAllowed,
+    /// EtherType IPv4 with a header that cannot be IPv4: version ≠ 4, IHL < 5, or a total
+    /// length shorter than the header or longer than the frame (the Linux bridge's netfilter
+    /// drops these too).
+    BadIpv4,
 }
 
 impl DropReason {
     /// All reasons, in counter order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::Runt,
         DropReason::VlanTruncated,
         DropReason::MulticastSrc,
@@ -65,6 +69,7 @@ impl DropReason {
         DropReason::UnknownPort,
         DropReason::NoBuffer,
         DropReason::VlanNotAllowed,
+        DropReason::BadIpv4,
     ];
     /// Counter name, in OVS's `coverage/show` style.
     pub fn name(self) -> &'static str {
@@ -77,6 +82,7 @@ impl DropReason {
             DropReason::UnknownPort => "datapath_drop_unknown_port",
             DropReason::NoBuffer => "datapath_drop_no_buffer",
             DropReason::VlanNotAllowed => "datapath_drop_vlan_not_allowed",
+            DropReason::BadIpv4 => "datapath_drop_bad_ipv4",
         }
     }
 }
@@ -346,6 +352,11 @@ impl Switch {
         else {
             return Decision::Drop(DropReason::VlanNotAllowed);
         };
+        if l2.ethertype == EtherType::IPV4
+            && Ipv4Packet::new_checked(&p.data()[l2.l3_offset..]).is_err()
+        {
+            return Decision::Drop(DropReason::BadIpv4);
+        }
         let (src, dst) = (eth.src(), eth.dst());
         let key = FlowKey::new(in_port, src, dst, &l2, p.meta.tunnel.as_ref());
         let now_secs = (now_ms / 1000) as u32;

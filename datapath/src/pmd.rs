@@ -461,11 +461,11 @@ pub fn read_counters(s: &PmdStats) -> Counters {
 mod tests {
     use super::*;
     use crate::port::MemPort;
-    use crate::wire::ethernet::{emit, EtherType, MacAddr};
+    use crate::wire::ethernet::{emit, MacAddr};
 
     fn frame(dst: MacAddr, src: MacAddr) -> Vec<u8> {
         let mut f = vec![0u8; 60];
-        emit(&mut f, dst, src, EtherType::IPV4);
+        emit(&mut f, dst, src, 0x88b5);
         f
     }
 

@@ -5,7 +5,7 @@ use rvs_datapath::fdb::Fdb;
 use rvs_datapath::packet::{Batch, PacketPool};
 use rvs_datapath::pipeline::{DropReason, Outputs, Switch};
 use rvs_datapath::port::{MemPort, MemPortHandle, Port};
-use rvs_datapath::wire::ethernet::{emit, EtherType, MacAddr};
+use rvs_datapath::wire::ethernet::{emit, MacAddr};
 use std::sync::Arc;
 
 struct Rig {
@@ -87,7 +87,7 @@ fn mac(n: u8) -> MacAddr {
 
 fn frame(dst: MacAddr, src: MacAddr) -> Vec<u8> {
     let mut f = vec![0u8; 60];
-    emit(&mut f, dst, src, EtherType::IPV4);
+    emit(&mut f, dst, src, 0x88b5);
     f
 }
 
@@ -250,7 +250,7 @@ fn vlans_learn_separately() {
     let mut f = vec![0u8; 64];
     emit(&mut f, MacAddr::BROADCAST, mac(1), 0x8100);
     f[14..16].copy_from_slice(&10u16.to_be_bytes());
-    f[16..18].copy_from_slice(&0x0800u16.to_be_bytes());
+    f[16..18].copy_from_slice(&0x88b5u16.to_be_bytes());
     r.h(1).inject(&f);
     r.run(0);
     assert_eq!(r.fdb.lookup(10, mac(1)), Some(1));
