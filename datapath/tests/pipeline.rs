@@ -1,85 +1,12 @@
 //! NORMAL pipeline over in-memory ports with virtual time: learning, flooding, moves, aging,
 //! table-full eviction, and drops by reason.
 
-use rvs_datapath::fdb::Fdb;
-use rvs_datapath::packet::{Batch, PacketPool};
-use rvs_datapath::pipeline::{DropReason, Outputs, Switch};
-use rvs_datapath::port::{MemPort, MemPortHandle, Port};
+mod support;
+
+use support::Rig;
+
+use rvs_datapath::pipeline::DropReason;
 use rvs_datapath::wire::ethernet::{emit, MacAddr};
-use std::sync::Arc;
-
-struct Rig {
-    sw: Switch,
-    fdb: Arc<Fdb>,
-    ports: Vec<MemPort>,
-    handles: Vec<MemPortHandle>,
-    pool: PacketPool,
-    out: Outputs,
-}
-
-impl Rig {
-    /// One bridge with ports 1..=n.
-    fn new(n: u16, fdb_size: usize) -> Rig {
-        let mut sw = Switch::new();
-        let fdb = Arc::new(Fdb::new(fdb_size));
-        let br = sw.add_bridge(fdb.clone());
-        let (mut ports, mut handles) = (vec![], vec![]);
-        for i in 1..=n {
-            let (p, h) = MemPort::new(&format!("p{i}"), i);
-            assert!(sw.add_port(i, br));
-            ports.push(p);
-            handles.push(h);
-        }
-        Rig {
-            sw,
-            fdb,
-            ports,
-            handles,
-            pool: PacketPool::new(256),
-            out: Outputs::new(),
-        }
-    }
-
-    fn h(&self, port: u16) -> &MemPortHandle {
-        &self.handles[usize::from(port) - 1]
-    }
-
-    /// Receive everything pending on every port, run NORMAL, transmit, at `now_ms`.
-    fn run(&mut self, now_ms: u64) {
-        loop {
-            let mut any = false;
-            for i in 0..self.ports.len() {
-                let mut batch = Batch::new();
-                if self.ports[i].rx_burst(&mut self.pool, &mut batch) == 0 {
-                    continue;
-                }
-                any = true;
-                self.sw
-                    .process(&mut batch, now_ms, &mut self.pool, &mut self.out);
-                let ports = &mut self.ports;
-                self.out.flush(&mut self.pool, |port, b, pool| {
-                    ports[usize::from(port) - 1].tx_burst(b, pool);
-                });
-            }
-            if !any {
-                break;
-            }
-        }
-        assert_eq!(
-            self.pool.available(),
-            self.pool.size(),
-            "every buffer returned"
-        );
-    }
-
-    /// Which ports received `frame`, in port order; clears what they got.
-    fn receivers(&self) -> Vec<(u16, Vec<Vec<u8>>)> {
-        (1..=self.handles.len() as u16)
-            .map(|p| (p, self.h(p).take_sent()))
-            .filter(|(_, v)| !v.is_empty())
-            .collect()
-    }
-}
 
 fn mac(n: u8) -> MacAddr {
     MacAddr([0x02, 0, 0, 0, 0, n])
@@ -101,7 +28,7 @@ fn unknown_destination_floods_then_learned_unicast() {
     let f = frame(mac(2), mac(1));
     r.h(1).inject(&f);
     r.run(0);
-    let got = r.receivers();
+    let got = r.sent();
     assert_eq!(
         ports_of(&got),
         vec![2, 3, 4],
@@ -116,11 +43,11 @@ fn unknown_destination_floods_then_learned_unicast() {
     // Reply from 2 to 1 goes only to port 1.
     r.h(2).inject(&frame(mac(1), mac(2)));
     r.run(100);
-    assert_eq!(ports_of(&r.receivers()), vec![1]);
+    assert_eq!(ports_of(&r.sent()), vec![1]);
     // And now 1 → 2 is unicast too.
     r.h(1).inject(&frame(mac(2), mac(1)));
     r.run(200);
-    assert_eq!(ports_of(&r.receivers()), vec![2]);
+    assert_eq!(ports_of(&r.sent()), vec![2]);
     assert_eq!((r.sw.counters.flooded, r.sw.counters.unicast), (1, 2));
 }
 
@@ -130,12 +57,12 @@ fn broadcast_and_multicast_destinations_flood() {
     r.h(2).inject(&frame(mac(3), mac(2))); // learn mac(2)? no: learn src mac(2) on 2
     r.h(3).inject(&frame(mac(2), mac(3)));
     r.run(0);
-    r.receivers();
+    r.sent();
     r.h(1).inject(&frame(MacAddr::BROADCAST, mac(1)));
     r.h(1)
         .inject(&frame(MacAddr([0x01, 0x00, 0x5e, 0, 0, 1]), mac(1)));
     r.run(0);
-    let got = r.receivers();
+    let got = r.sent();
     assert_eq!(ports_of(&got), vec![2, 3]);
     assert!(got.iter().all(|(_, v)| v.len() == 2));
 }
@@ -146,10 +73,10 @@ fn known_destination_on_ingress_port_is_dropped() {
     r.h(1).inject(&frame(mac(9), mac(1)));
     r.h(1).inject(&frame(mac(9), mac(2))); // both hosts behind port 1
     r.run(0);
-    r.receivers();
+    r.sent();
     r.h(1).inject(&frame(mac(1), mac(2)));
     r.run(0);
-    assert!(r.receivers().is_empty());
+    assert!(r.sent().is_empty());
     assert_eq!(r.sw.counters.drops_of(DropReason::SamePort), 1);
 }
 
@@ -158,17 +85,17 @@ fn mac_move_redirects_next_frame() {
     let mut r = Rig::new(3, 64);
     r.h(1).inject(&frame(MacAddr::BROADCAST, mac(1)));
     r.run(0);
-    r.receivers();
+    r.sent();
     r.h(3).inject(&frame(mac(1), mac(3)));
     r.run(0);
-    assert_eq!(ports_of(&r.receivers()), vec![1]);
+    assert_eq!(ports_of(&r.sent()), vec![1]);
     // Host 1 moves to port 2.
     r.h(2).inject(&frame(MacAddr::BROADCAST, mac(1)));
     r.run(1000);
-    r.receivers();
+    r.sent();
     r.h(3).inject(&frame(mac(1), mac(3)));
     r.run(1000);
-    assert_eq!(ports_of(&r.receivers()), vec![2]);
+    assert_eq!(ports_of(&r.sent()), vec![2]);
     assert_eq!(r.fdb.stats().moved, 1);
 }
 
@@ -178,11 +105,11 @@ fn aging_with_virtual_time_makes_destination_unknown_again() {
     r.fdb.set_aging(15);
     r.h(1).inject(&frame(MacAddr::BROADCAST, mac(1)));
     r.run(0);
-    r.receivers();
+    r.sent();
     r.fdb.expire(14);
     r.h(2).inject(&frame(mac(1), mac(2)));
     r.run(14_000);
-    assert_eq!(ports_of(&r.receivers()), vec![1], "still known at 14 s");
+    assert_eq!(ports_of(&r.sent()), vec![1], "still known at 14 s");
     assert_eq!(
         r.fdb.expire(15),
         1,
@@ -190,7 +117,7 @@ fn aging_with_virtual_time_makes_destination_unknown_again() {
     );
     r.h(2).inject(&frame(mac(1), mac(2)));
     r.run(16_000);
-    assert_eq!(ports_of(&r.receivers()), vec![1, 3], "flooded after expiry");
+    assert_eq!(ports_of(&r.sent()), vec![1, 3], "flooded after expiry");
     assert_eq!(r.fdb.stats().expired, 1);
 }
 
@@ -207,7 +134,7 @@ fn table_full_evicts_from_busiest_port_and_keeps_others_unicast() {
         r.h(1).inject(&frame(MacAddr::BROADCAST, src));
     }
     r.run(1000);
-    r.receivers();
+    r.sent();
     let s = r.fdb.stats();
     assert_eq!(s.current, 16, "bound held");
     assert!(s.evicted >= 200 - 14);
@@ -217,7 +144,7 @@ fn table_full_evicts_from_busiest_port_and_keeps_others_unicast() {
         .inject(&frame(mac(2), MacAddr([0x02, 0xbb, 0, 0, 0, 4])));
     r.run(1000);
     assert_eq!(
-        ports_of(&r.receivers()),
+        ports_of(&r.sent()),
         vec![2],
         "learned host on another port still unicast"
     );
@@ -235,7 +162,7 @@ fn malformed_frames_are_counted_by_reason() {
         .inject(&frame(mac(2), MacAddr([0x01, 0, 0x5e, 0, 0, 1])));
     r.h(1).inject(&frame(mac(2), MacAddr::ZERO));
     r.run(0);
-    assert!(r.receivers().is_empty());
+    assert!(r.sent().is_empty());
     let c = r.sw.counters;
     assert_eq!(c.drops_of(DropReason::Runt), 1);
     assert_eq!(c.drops_of(DropReason::VlanTruncated), 1);
@@ -262,12 +189,12 @@ fn removed_port_is_forgotten() {
     let mut r = Rig::new(3, 64);
     r.h(3).inject(&frame(MacAddr::BROADCAST, mac(3)));
     r.run(0);
-    r.receivers();
+    r.sent();
     r.sw.remove_port(3);
     assert_eq!(r.fdb.lookup(0, mac(3)), None);
     r.h(1).inject(&frame(mac(3), mac(1)));
     r.run(0);
-    assert_eq!(ports_of(&r.receivers()), vec![2]);
+    assert_eq!(ports_of(&r.sent()), vec![2]);
     r.h(3).inject(&frame(mac(1), mac(3)));
     r.run(0);
     assert_eq!(r.sw.counters.drops_of(DropReason::UnknownPort), 1);
@@ -279,7 +206,7 @@ fn removed_port_is_forgotten() {
 fn send(r: &mut Rig, port: u16, f: &[u8], now_ms: u64) -> Vec<u16> {
     r.h(port).inject(f);
     r.run(now_ms);
-    ports_of(&r.receivers())
+    ports_of(&r.sent())
 }
 
 #[test]
