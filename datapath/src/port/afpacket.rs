@@ -85,18 +85,7 @@ fn bind(fd: RawFd, ifindex: u32) -> io::Result<()> {
     sa.sll_family = libc::AF_PACKET as u16;
     sa.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
     sa.sll_ifindex = ifindex as i32;
-    // SAFETY: `sa` is a valid sockaddr_ll and its exact size is passed.
-    let r = unsafe {
-        libc::bind(
-            fd,
-            (&sa as *const libc::sockaddr_ll).cast(),
-            core::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    linux::bind_to(fd, &sa)
 }
 
 /// The VLAN tag the kernel stripped from a received frame, from its `PACKET_AUXDATA`.

@@ -218,19 +218,7 @@ fn socket(ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
 }
 
 fn bind(fd: RawFd, a: Ipv4Addr) -> io::Result<()> {
-    let sa = sockaddr(a, 0);
-    // SAFETY: `sa` is a valid sockaddr_in and its exact size is passed.
-    let r = unsafe {
-        libc::bind(
-            fd,
-            (&sa as *const libc::sockaddr_in).cast(),
-            core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    linux::bind_to(fd, &sockaddr(a, 0))
 }
 
 /// The raw GRE socket: non-blocking, `IP_HDRINCL`, big buffers, bound to `local_ip` if set.
@@ -254,18 +242,7 @@ pub fn route_to(remote: Ipv4Addr, local: Option<Ipv4Addr>) -> io::Result<(usize,
     if let Some(l) = local {
         bind(raw, l)?;
     }
-    let sa = sockaddr(remote, 9);
-    // SAFETY: `sa` is a valid sockaddr_in and its exact size is passed.
-    let r = unsafe {
-        libc::connect(
-            raw,
-            (&sa as *const libc::sockaddr_in).cast(),
-            core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    linux::connect_to(raw, &sockaddr(remote, 9))?;
     let mut mtu: libc::c_int = 0;
     let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: IP_MTU writes one int into `mtu`; `len` holds its size.

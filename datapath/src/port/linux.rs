@@ -233,6 +233,40 @@ pub fn setopt(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -
     Ok(())
 }
 
+/// Socket address structures that `bind_to` and `connect_to` pass to the kernel.
+pub trait SockAddr {}
+impl SockAddr for libc::sockaddr_ll {}
+impl SockAddr for libc::sockaddr_in {}
+
+type AddrCall =
+    unsafe extern "C" fn(libc::c_int, *const libc::sockaddr, libc::socklen_t) -> libc::c_int;
+
+fn addr_call<A: SockAddr>(call: AddrCall, fd: RawFd, sa: &A) -> io::Result<()> {
+    // SAFETY: `A` is one of the sockaddr structures (the sealed list above); the pointer and
+    // its exact size describe `sa`, which lives across the call; the kernel only reads it.
+    let r = unsafe {
+        call(
+            fd,
+            (sa as *const A).cast(),
+            core::mem::size_of::<A>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `bind(2)` to `sa`.
+pub fn bind_to<A: SockAddr>(fd: RawFd, sa: &A) -> io::Result<()> {
+    addr_call(libc::bind, fd, sa)
+}
+
+/// `connect(2)` to `sa`.
+pub fn connect_to<A: SockAddr>(fd: RawFd, sa: &A) -> io::Result<()> {
+    addr_call(libc::connect, fd, sa)
+}
+
 /// What `sendmmsg_all` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SendOutcome {
