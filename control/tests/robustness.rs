@@ -602,8 +602,7 @@ fn rss_flat_under_mac_flood() {
         settled1 < warm + 8 * 1024,
         "memory returned after the flows expired ({after} kB -> {settled1} kB, warm {warm} kB)"
     );
-    // A second flood stays within the same design bound (no leak; the allocator may keep the
-    // flow table's memory for reuse this time).
+    // A second flood ends where the first did: flat, no leak.
     flood(&lan, 200_000);
     let settled2 = settle("second");
     assert!(

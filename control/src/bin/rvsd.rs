@@ -153,7 +153,19 @@ fn write_pidfile(path: &Path) {
     }
 }
 
+/// Allocations of 1 MB and more (the flow table, the FDB) get their own mappings, so freeing
+/// them returns the memory to the kernel at once. glibc's default threshold adapts upward after
+/// such a free and would put the next big table on the heap, where it stays after a flood.
+fn pin_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator tunable; called before any other thread runs.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 fn main() {
+    pin_mmap_threshold();
     let o = parse_args();
     if let Some(l) = o.level {
         log::set_level(l);
