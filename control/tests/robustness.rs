@@ -606,7 +606,7 @@ fn rss_flat_under_mac_flood() {
     flood(&lan, 200_000);
     let settled2 = settle("second");
     assert!(
-        settled2 < warm + 48 * 1024,
+        settled2 < warm + 8 * 1024,
         "RSS after a second flood: {settled2} kB (warm {warm} kB)"
     );
     assert!(lan.ping(0, &lan.ip(1)), "forwarding after the second flood");
