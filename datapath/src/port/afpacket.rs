@@ -269,27 +269,13 @@ impl Port for AfPacketPort {
             msgs[i].msg_hdr.msg_control = self.rx_cmsg[i].0.as_mut_ptr().cast();
             msgs[i].msg_hdr.msg_controllen = CMSG_BUF as _;
         }
-        // SAFETY: `msgs[..k]` point at iovecs that point into `self.rx_hdrs` and into the
-        // buffers of the packets in `slots`; none of them moves or is freed during the call,
-        // and every length matches its buffer.
-        let r = unsafe {
-            libc::recvmmsg(
-                self.fd.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                k as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                core::ptr::null_mut(),
-            )
-        };
-        let got = if r < 0 {
-            let e = errno();
-            if e != libc::EAGAIN && e != libc::EINTR {
+        let got = match linux::recvmmsg_batch(self.fd.as_raw_fd(), &mut msgs[..k]) {
+            Ok(n) => n,
+            Err(e) => {
                 self.stats.rx_errors += 1;
                 self.on_error(e);
+                0
             }
-            0
-        } else {
-            r as usize
         };
         let mut n = 0;
         for (i, slot) in slots[..k].iter_mut().enumerate() {

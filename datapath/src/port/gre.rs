@@ -42,7 +42,7 @@
 //! panic on any received bytes. Thread-safety: owned by one PMD at a time like every port;
 //! the registry is a `Mutex` touched only at open/close and on a generation change.
 
-use super::linux::{self, errno, setopt};
+use super::linux::{self, setopt};
 use super::{Port, PortStats};
 use crate::offload::{self, OffloadCounters};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE, MAX_FRAME};
@@ -597,27 +597,10 @@ impl Port for GrePort {
             msgs[i].msg_hdr.msg_iov = &mut iov[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        // SAFETY: `msgs[..k]` point at iovecs over the buffers of the packets in `slots`;
-        // none of them moves or is freed during the call, and every length matches its
-        // buffer.
-        let r = unsafe {
-            libc::recvmmsg(
-                fd,
-                msgs.as_mut_ptr(),
-                k as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                core::ptr::null_mut(),
-            )
-        };
-        let got = if r < 0 {
-            let e = errno();
-            if e != libc::EAGAIN && e != libc::EINTR {
-                self.stats.rx_errors += 1;
-            }
+        let got = linux::recvmmsg_batch(fd, &mut msgs[..k]).unwrap_or_else(|_| {
+            self.stats.rx_errors += 1;
             0
-        } else {
-            r as usize
-        };
+        });
         for (i, slot) in slots[..k].iter_mut().enumerate() {
             let Some(mut p) = slot.take() else { continue };
             if i >= got {

@@ -267,6 +267,30 @@ pub fn connect_to<A: SockAddr>(fd: RawFd, sa: &A) -> io::Result<()> {
     addr_call(libc::connect, fd, sa)
 }
 
+/// One non-blocking `recvmmsg` into `msgs`: the number of messages received, or the error
+/// number of a real failure (EAGAIN and EINTR are "nothing now": `Ok(0)`).
+pub fn recvmmsg_batch(fd: RawFd, msgs: &mut [libc::mmsghdr]) -> Result<usize, i32> {
+    // SAFETY: the caller built `msgs` over iovecs (and control buffers) that point into
+    // buffers it owns and keeps unmoved for this call, with matching lengths; the count
+    // matches the slice.
+    let r = unsafe {
+        libc::recvmmsg(
+            fd,
+            msgs.as_mut_ptr(),
+            msgs.len() as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            core::ptr::null_mut(),
+        )
+    };
+    if r >= 0 {
+        return Ok(r as usize);
+    }
+    match errno() {
+        libc::EAGAIN | libc::EINTR => Ok(0),
+        e => Err(e),
+    }
+}
+
 /// What `sendmmsg_all` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SendOutcome {
