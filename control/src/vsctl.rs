@@ -1513,34 +1513,18 @@ fn run(ctx: &mut Ctx<'_>, cmd: &Cmd, out: &mut String) -> Res<()> {
         "list-ports" => {
             let b = bridge_idx(&ctx.cfg, arg(0))?;
             let br = &ctx.cfg.bridges[b];
-            let mut names: Vec<&str> = br
-                .ports
-                .iter()
-                .map(|p| p.name.as_str())
-                .filter(|n| *n != br.name)
-                .collect();
-            names.sort_unstable();
-            for n in names {
-                out.push_str(n);
-                out.push('\n');
-            }
+            push_sorted_names(out, br.ports.iter().map(|p| p.name.as_str()), &br.name);
             Ok(())
         }
         "list-ifaces" => {
             let b = bridge_idx(&ctx.cfg, arg(0))?;
             let br = &ctx.cfg.bridges[b];
-            let mut names: Vec<&str> = br
+            let ifaces = br
                 .ports
                 .iter()
                 .flat_map(|p| p.interfaces.iter())
-                .map(|i| i.name.as_str())
-                .filter(|n| *n != br.name)
-                .collect();
-            names.sort_unstable();
-            for n in names {
-                out.push_str(n);
-                out.push('\n');
-            }
+                .map(|i| i.name.as_str());
+            push_sorted_names(out, ifaces, &br.name);
             Ok(())
         }
         "add-port" => cmd_add_port(ctx, cmd),
@@ -2162,6 +2146,16 @@ fn cmd_clear(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Res<()> {
         write(&mut ctx.cfg, table, row, col, &Datum::empty())?;
     }
     Ok(())
+}
+
+/// One name per line, sorted, leaving out the bridge's own port (`list-ports`, `list-ifaces`).
+fn push_sorted_names<'a>(out: &mut String, names: impl Iterator<Item = &'a str>, bridge: &str) {
+    let mut names: Vec<&str> = names.filter(|n| *n != bridge).collect();
+    names.sort_unstable();
+    for n in names {
+        out.push_str(n);
+        out.push('\n');
+    }
 }
 
 #[cfg(test)]
