@@ -363,6 +363,15 @@ fn gre_between_two_rvsd_hosts() {
                 "{what}: PMTU cache: {r}"
             );
         }
+        // The receiving side coalesced the transfer's segments (software GRO) before
+        // handing them to the container: the sha256 above proves the merged frames intact.
+        let cov = pair.rvsd1().appctl_ok(&["coverage/show"]);
+        let supers = coverage_value(&cov, "gre_rx_gro_superframes").unwrap_or(0);
+        let segs = coverage_value(&cov, "gre_rx_gro_segments").unwrap_or(0);
+        assert!(
+            supers > 0 && segs >= 2 * supers,
+            "{what}: GRO {supers} super-frames from {segs} segments\n{cov}"
+        );
         let fwd = iperf(&pair.h1.container, &pair.h2.container, C2, false);
         let rev = iperf(&pair.h1.container, &pair.h2.container, C2, true);
         eprintln!(
@@ -748,6 +757,15 @@ fn gre_interop_with_real_ovs() {
         );
         http_transfer(&pair.h1.container, &pair.h2.container, C2, what);
         http_transfer(&pair.h2.container, &pair.h1.container, C1, what);
+        // The receiving side coalesced the transfer's segments (software GRO) before
+        // handing them to the container: the sha256 above proves the merged frames intact.
+        let cov = pair.rvsd1().appctl_ok(&["coverage/show"]);
+        let supers = coverage_value(&cov, "gre_rx_gro_superframes").unwrap_or(0);
+        let segs = coverage_value(&cov, "gre_rx_gro_segments").unwrap_or(0);
+        assert!(
+            supers > 0 && segs >= 2 * supers,
+            "{what}: GRO {supers} super-frames from {segs} segments\n{cov}"
+        );
         let fwd = iperf(&pair.h1.container, &pair.h2.container, C2, false);
         let rev = iperf(&pair.h1.container, &pair.h2.container, C2, true);
         eprintln!(

@@ -7,6 +7,7 @@
 pub mod dpif;
 pub mod fdb;
 pub mod flow;
+pub mod gro;
 pub mod offload;
 pub mod packet;
 pub mod pipeline;

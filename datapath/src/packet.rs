@@ -193,6 +193,18 @@ impl Packet {
             self.end = self.start + len;
         }
     }
+    /// Append `bytes` at the end of the frame. `false` (and nothing changes) when the buffer
+    /// has no room for them.
+    #[inline]
+    pub fn append(&mut self, bytes: &[u8]) -> bool {
+        let end = self.end + bytes.len();
+        if end > self.buf.len() || end - self.start > MAX_FRAME {
+            return false;
+        }
+        self.buf[self.end..end].copy_from_slice(bytes);
+        self.end = end;
+        true
+    }
     /// Make this packet a copy of `other` (frame and metadata).
     #[inline]
     pub fn clone_from_packet(&mut self, other: &Packet) {
@@ -271,6 +283,12 @@ impl Batch {
     #[inline]
     pub fn drain(&mut self) -> std::vec::Drain<'_, Packet> {
         self.pkts.drain(..)
+    }
+    /// The packets themselves, for in-place reordering and merging (`gro`). Callers must not
+    /// grow the vector past `BATCH_SIZE`.
+    #[inline]
+    pub(crate) fn packets_mut(&mut self) -> &mut Vec<Packet> {
+        &mut self.pkts
     }
     /// Keep only the packets for which `keep` is true; the others go back to `pool`.
     pub fn retain_or_recycle(
