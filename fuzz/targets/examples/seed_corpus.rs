@@ -147,6 +147,28 @@ fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, len: usize) -> Vec<u8> {
     f
 }
 
+/// `gro`: bursts cut at real MSS values (1448 with timestamps, 1460, a jumbo 8948), with and
+/// without DF and a VLAN tag; then the same with a corrupted segment, a corrupted but
+/// re-checksummed one, and a missing one.
+fn seed_gro(w: &mut Writer) {
+    for (opts, payload, mss) in [
+        (1 | 4, 20 * 1448 + 100, 1448u16),
+        (0, 31 * 1460, 1460),
+        (1 | 2, 60_000, 8948),
+        (1 | 4, 500, 1448),
+    ] {
+        let mut v = vec![opts];
+        v.extend_from_slice(&(payload as u16).to_le_bytes());
+        v.extend_from_slice(&mss.to_le_bytes());
+        w.put("gro", "burst", &v);
+        for m in [[3, 80, 0, 0x5a], [5, 60, 0x80, 0x01], [7, 0, 0, 0]] {
+            let mut x = v.clone();
+            x.extend_from_slice(&m);
+            w.put("gro", "mutated", &x);
+        }
+    }
+}
+
 fn seed_frames(w: &mut Writer) {
     let testdata = root().join("../datapath/testdata");
     for (file, bits) in CAPTURES {
@@ -424,6 +446,7 @@ fn main() {
         bytes: 0,
     };
     seed_frames(&mut w);
+    seed_gro(&mut w);
     let mut lines = test_command_lines();
     lines.extend(SCRIPT_LINES.iter().map(|l| words(l)));
     seed_vsctl_and_conf(&mut w, &lines);

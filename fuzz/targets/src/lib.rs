@@ -11,6 +11,8 @@
 //! - [`pipeline()`]: frames on arbitrary ports (a GRE tunnel port included) of a small random
 //!   switch configuration, with a virtual clock;
 //! - [`gre_decap()`]: GRE receive (`tunnel::decap`) and the transmit side it must agree with;
+//! - [`gro()`]: receive coalescing of a mutated burst of TCP segments, checked against the
+//!   software TSO that must cut merged frames back into exactly their inputs;
 //! - [`control_request()`]: bytes on the control socket, through the unixctl decoder into a
 //!   live `Daemon` (in-memory ports, scratch database directory);
 //! - [`vsctl_argv()`]: an `ovs-vsctl` command line into `vsctl::execute`;
@@ -23,6 +25,7 @@
 mod conf;
 mod control;
 mod gre;
+mod gro;
 mod input;
 mod pipeline;
 mod scratch;
@@ -31,6 +34,7 @@ mod vsctl;
 pub use conf::conf_loader;
 pub use control::control_request;
 pub use gre::gre_decap;
+pub use gro::gro;
 pub use pipeline::pipeline;
 pub use vsctl::vsctl_argv;
 
@@ -41,6 +45,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("pipeline", pipeline),
     ("gre_decap", gre_decap),
+    ("gro", gro),
     ("control_request", control_request),
     ("vsctl_argv", vsctl_argv),
     ("conf_loader", conf_loader),

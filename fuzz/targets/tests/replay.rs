@@ -58,6 +58,11 @@ fn gre_decap() {
 }
 
 #[test]
+fn gro() {
+    replay("gro");
+}
+
+#[test]
 fn control_request() {
     replay("control_request");
 }
@@ -80,6 +85,7 @@ fn every_target_has_a_test_here() {
         [
             "pipeline",
             "gre_decap",
+            "gro",
             "control_request",
             "vsctl_argv",
             "conf_loader"
