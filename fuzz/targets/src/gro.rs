@@ -20,6 +20,7 @@ use rvs_datapath::packet::{Batch, Offload, Packet, PacketPool, BATCH_SIZE, GSO_N
 use rvs_datapath::wire::ethernet::{self, MacAddr};
 use rvs_datapath::wire::ipv4::{proto, Ipv4Packet, Ipv4Repr, FLAG_DF};
 use rvs_datapath::wire::{l4, EtherType};
+use std::cell::RefCell;
 
 fn put(f: &mut [u8], off: usize, v: &[u8]) {
     f[off..off + v.len()].copy_from_slice(v);
@@ -75,20 +76,28 @@ fn super_frame(opts: u8, payload: usize, mss: u16) -> Packet {
     p
 }
 
+thread_local! {
+    /// Reused between inputs: a pool allocates 64 KB per buffer.
+    static POOL: RefCell<PacketPool> = RefCell::new(PacketPool::new(2 * BATCH_SIZE));
+}
+
 /// The `gro` target.
 pub fn gro(data: &[u8]) {
+    POOL.with(|p| run(data, &mut p.borrow_mut()));
+}
+
+fn run(data: &[u8], pool: &mut PacketPool) {
     let mut inp = Input::new(data);
     let opts = inp.u8();
     let payload = usize::from(inp.u16()) % 60_000 + 1;
     let mss = (inp.u16() % 9000).max(1);
     // At most a burst of segments: the rest would only be cut and thrown away.
     let payload = payload.min(usize::from(mss) * BATCH_SIZE);
-    let mut pool = PacketPool::new(2 * BATCH_SIZE);
     let mut segs: Vec<Packet> = Vec::new();
     prepare_tx(
         super_frame(opts, payload, mss),
         false,
-        &mut pool,
+        pool,
         &mut OffloadCounters::default(),
         &mut |s, pool| {
             if segs.len() < BATCH_SIZE {
@@ -125,7 +134,7 @@ pub fn gro(data: &[u8]) {
         }
     }
     let before = pool.available() + batch.len();
-    gro::coalesce(&mut batch, 0, &mut pool, &mut GroCounters::default());
+    gro::coalesce(&mut batch, 0, pool, &mut GroCounters::default());
     assert_eq!(pool.available() + batch.len(), before, "buffers conserved");
 
     let mut next = 0;
@@ -148,7 +157,7 @@ pub fn gro(data: &[u8]) {
         let df = Ipv4Packet::new_checked(&p.data()[l3..]).is_ok_and(|ip| ip.dont_frag());
         let mut out = Vec::new();
         let mut oc = OffloadCounters::default();
-        prepare_tx(p, false, &mut pool, &mut oc, &mut |s, pool| {
+        prepare_tx(p, false, pool, &mut oc, &mut |s, pool| {
             out.push(s.data().to_vec());
             pool.put(s);
         });
