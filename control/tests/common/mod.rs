@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod suite;
+
 use rvs_testkit::{unique_ifname, Netns};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -194,7 +196,13 @@ pub struct Lan {
 }
 
 impl Lan {
+    /// `n` containers on plain (system, AF_PACKET) ports.
     pub fn new(n: usize, subnet: u8) -> Lan {
+        Lan::with_port_type(n, subnet, "")
+    }
+
+    /// `n` containers whose ports have interface type `ty` ("" is system; e.g. "afxdp").
+    pub fn with_port_type(n: usize, subnet: u8, ty: &str) -> Lan {
         let sw = Netns::new("sw");
         // AF_PACKET does not steal frames: keep the switch netns's own stack quiet on its ports.
         sw.sysctl("net.ipv4.conf.all.arp_ignore", "1");
@@ -210,7 +218,12 @@ impl Lan {
             let p = unique_ifname("p");
             sw.add_veth(&p, &c, "eth0");
             c.set_addr("eth0", &format!("10.77.{subnet}.{}/24", 10 + i));
-            rvsd.vsctl_ok(&["add-port", "br0", &p]);
+            if ty.is_empty() {
+                rvsd.vsctl_ok(&["add-port", "br0", &p]);
+            } else {
+                let t = format!("type={ty}");
+                rvsd.vsctl_ok(&["add-port", "br0", &p, "--", "set", "interface", &p, &t]);
+            }
             containers.push(c);
             ports.push(p);
         }
@@ -238,5 +251,14 @@ impl Lan {
             .try_exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", to_ip])
             .map(|o| o.status.success())
             .unwrap_or(false)
+    }
+
+    /// The `dpctl/show` line of port `name` (without the newline), or "" when not listed.
+    pub fn dpctl_line(&self, name: &str) -> String {
+        let show = self.rvsd.appctl_ok(&["dpctl/show"]);
+        show.lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(name))
+            .unwrap_or_default()
+            .to_string()
     }
 }
