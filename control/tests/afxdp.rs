@@ -302,3 +302,48 @@ fn afxdp_n_rxq_opens_one_socket_per_queue_or_says_why_not() {
         .vsctl_ok(&["get", "interface", &lan.ports[0], "error"]);
     assert!(err.contains("has only 1 receive queue(s)"), "{err}");
 }
+
+#[test]
+fn afxdp_best_effort_falls_back_to_af_packet_and_says_so() {
+    if skip_unless_root("afxdp_fallback") || skip_unless_tools("afxdp_fallback", &["setpriv"]) {
+        return;
+    }
+    // rvsd without CAP_BPF and CAP_SYS_ADMIN cannot load the XDP program; it keeps what
+    // AF_PACKET and TAP need (CAP_NET_RAW, CAP_NET_ADMIN).
+    let drop = ["setpriv", "--bounding-set=-bpf,-sys_admin,-perfmon", "--"];
+    let lan = Lan::build(1, 26, "afxdp", &drop);
+    let p = lan.ports[0].clone();
+    assert!(
+        lan.sw
+            .wait_until(Duration::from_secs(5), |_| lan.ping(0, &lan.br_ip())),
+        "traffic flows on the fallback port\n{}",
+        lan.rvsd.log()
+    );
+    assert!(
+        lan.dpctl_line(&p)
+            .ends_with("(afxdp: afpacket (afxdp fallback))"),
+        "{}",
+        lan.dpctl_line(&p)
+    );
+    let status = lan.rvsd.vsctl_ok(&["get", "interface", &p, "status"]);
+    assert!(
+        status.contains("AF_XDP unavailable (Operation not permitted")
+            && status.contains("using AF_PACKET (xdp-mode best-effort)"),
+        "{status}"
+    );
+    let log = lan.rvsd.log();
+    assert!(
+        log.contains("|WARN|") && log.contains("afxdp fallback): AF_XDP unavailable"),
+        "{log}"
+    );
+    assert!(
+        xdp_prog_ids(&lan.sw, &p).is_empty(),
+        "nothing left attached"
+    );
+    // A mode that cannot fall back is an error, not a silent AF_PACKET port.
+    lan.rvsd
+        .vsctl_ok(&["set", "interface", &p, "options:xdp-mode=native"]);
+    let err = lan.rvsd.vsctl_ok(&["get", "interface", &p, "error"]);
+    assert!(err.contains("Operation not permitted"), "{err}");
+    assert_eq!(lan.dpctl_line(&p), "");
+}
