@@ -94,9 +94,10 @@ impl Status for DpStatus<'_> {
                 st.error = p.error.clone();
                 st.ofport_ok = p.error.is_none();
                 if p.kind == PortKind::Afxdp && p.backend == rvs_datapath::dpif::AFXDP_FALLBACK {
+                    let why = p.note.as_deref().unwrap_or("AF_XDP unavailable");
                     st.status.insert(
                         "afxdp".into(),
-                        "unavailable, using AF_PACKET (xdp-mode best-effort)".into(),
+                        format!("{why}, using AF_PACKET (xdp-mode best-effort)"),
                     );
                 }
             }
@@ -230,12 +231,23 @@ impl Daemon {
                 match dp.add_port(&br, spec) {
                     Ok(p) => match &p.error {
                         None => log(
-                            Level::Info,
+                            // A fallback (AF_XDP → AF_PACKET) is worth a warning.
+                            if p.note.is_some() {
+                                Level::Warn
+                            } else {
+                                Level::Info
+                            },
                             "bridge",
-                            &format!(
-                                "added interface {name} on port {} ({})",
-                                p.port_no, p.backend
-                            ),
+                            &match &p.note {
+                                None => format!(
+                                    "added interface {name} on port {} ({})",
+                                    p.port_no, p.backend
+                                ),
+                                Some(n) => format!(
+                                    "added interface {name} on port {} ({}: {n})",
+                                    p.port_no, p.backend
+                                ),
+                            },
                         ),
                         Some(e) => log(Level::Warn, "bridge", &format!("{name}: {e}")),
                     },

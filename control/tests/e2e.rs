@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Lan, Rvsd, TempDir};
+use common::{suite, Lan, Rvsd, TempDir};
 use rvs_testkit::{skip_unless_root, skip_unless_tools, unique_ifname, Netns};
 use std::path::Path;
 use std::time::Duration;
@@ -15,52 +15,7 @@ fn containers_ping_each_other_and_the_bridge() {
         return;
     }
     let lan = Lan::new(3, 1);
-    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
-        assert!(lan.ping(a, &lan.ip(b)), "ping {a}->{b}\n{}", lan.rvsd.log());
-    }
-    assert!(lan.ping(0, &lan.br_ip()), "ping bridge internal IP");
-    // fdb/show lists every container MAC on its OpenFlow port, and the bridge's as LOCAL.
-    let fdb = lan.rvsd.appctl_ok(&["fdb/show", "br0"]);
-    assert!(
-        fdb.starts_with(" port  VLAN  MAC                Age\n"),
-        "{fdb}"
-    );
-    for (i, c) in lan.containers.iter().enumerate() {
-        let mac = c.mac("eth0");
-        let line = fdb
-            .lines()
-            .find(|l| l.contains(&mac))
-            .unwrap_or_else(|| panic!("{mac} missing:\n{fdb}"));
-        assert_eq!(
-            line.split_whitespace().next(),
-            Some((i + 1).to_string().as_str()),
-            "{fdb}"
-        );
-    }
-    let br_mac = lan.sw.mac("br0");
-    assert!(
-        fdb.lines()
-            .any(|l| l.starts_with("LOCAL") && l.contains(&br_mac)),
-        "{fdb}"
-    );
-    // dpctl/show and ovs-dpctl show agree and list every port.
-    let show = lan.rvsd.appctl_ok(&["dpctl/show"]);
-    let standalone = lan.rvsd.dpctl(&["show"]);
-    assert!(standalone.status.success());
-    assert_eq!(String::from_utf8_lossy(&standalone.stdout), show);
-    assert!(
-        show.starts_with("netdev@ovs-netdev:\n  lookups: hit:"),
-        "{show}"
-    );
-    assert!(show.contains("port 1: br0 (tap)"), "{show}");
-    for (i, p) in lan.ports.iter().enumerate() {
-        assert!(show.contains(&format!("port {}: {p}\n", i + 2)), "{show}");
-    }
-    let show_s = lan.rvsd.appctl_ok(&["dpctl/show", "-s"]);
-    assert!(
-        show_s.contains("    RX packets:") && show_s.contains("    collisions:0"),
-        "{show_s}"
-    );
+    suite::ping_each_other_and_the_bridge(&lan, "");
 }
 
 #[test]
@@ -75,83 +30,10 @@ fn tcp_with_default_offloads_through_veth_and_internal_ports() {
     }
     let lan = Lan::new(2, 2);
     // A third "container" behind an extra internal (TAP) port moved into its own netns.
-    let c3 = Netns::new("ct");
-    let tap = unique_ifname("int");
-    lan.rvsd.vsctl_ok(&[
-        "add-port",
-        "br0",
-        &tap,
-        "--",
-        "set",
-        "interface",
-        &tap,
-        "type=internal",
-    ]);
-    assert!(lan.sw.wait_until(Duration::from_secs(5), |ns| ns
-        .try_exec(["ip", "link", "show", &tap])
-        .map(|o| o.status.success())
-        .unwrap_or(false)));
-    lan.sw.exec(["ip", "link", "set", &tap, "netns", c3.name()]);
-    c3.set_addr(&tap, "10.77.2.30/24");
-    for (name, server) in [("veth", &lan.containers[1]), ("tap", &c3)] {
-        let server_ip = if name == "veth" {
-            lan.ip(1)
-        } else {
-            "10.77.2.30".to_string()
-        };
-        assert!(lan.ping(0, &server_ip), "{name}: ping");
-        server.exec(["nstat", "-n"]);
-        // iperf3 for 3 s.
-        let _srv = server.spawn(["iperf3", "-s", "-1"]);
-        std::thread::sleep(Duration::from_millis(300));
-        let out = lan.containers[0].exec(["iperf3", "-c", &server_ip, "-t", "3", "-J"]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let bps = v["end"]["sum_received"]["bits_per_second"]
-            .as_f64()
-            .unwrap_or(0.0);
-        eprintln!("{name}: iperf3 through rvs: {:.2} Gbit/s", bps / 1e9);
-        assert!(bps > 1e7, "{name}: TCP throughput {bps} bit/s");
-        // 10 MB over HTTP with a checksum.
-        let www = TempDir::new("www");
-        let data: Vec<u8> = (0..10 * 1024 * 1024u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
-        std::fs::write(www.0.join("blob"), &data).unwrap();
-        let _http = server.spawn([
-            "python3",
-            "-m",
-            "http.server",
-            "8088",
-            "--bind",
-            &server_ip,
-            "--directory",
-            &www.0.display().to_string(),
-        ]);
-        let url = format!("http://{server_ip}:8088/blob");
-        let ok = lan.containers[0].wait_until(Duration::from_secs(10), |c| {
-            c.try_exec(["curl", "-sf", "-o", "/dev/null", &url])
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        });
-        assert!(ok, "{name}: http server reachable");
-        let got = lan.containers[0].exec(["sh", "-c", &format!("curl -sf {url} | sha256sum")]);
-        let want = rvs_testkit::run(["sha256sum", &www.0.join("blob").display().to_string()]);
-        assert_eq!(
-            got.split_whitespace().next(),
-            want.split_whitespace().next(),
-            "{name}: sha256 of 10 MB transfer"
-        );
-        assert_eq!(
-            server.nstat("TcpInCsumErrors").unwrap_or(0),
-            0,
-            "{name}: receiver saw bad TCP checksums"
-        );
-        assert_eq!(
-            lan.containers[0].nstat("TcpInCsumErrors").unwrap_or(0),
-            0,
-            "{name}: sender saw bad TCP checksums"
-        );
-    }
+    let (c3, _) = suite::internal_port_in_netns(&lan, "10.77.2.30/24");
+    let c = &lan.containers;
+    suite::tcp_with_default_offloads("veth", &c[0], &c[1], &lan.ip(1), 3);
+    suite::tcp_with_default_offloads("tap", &c[0], &c3, "10.77.2.30", 3);
 }
 
 #[test]
@@ -466,50 +348,4 @@ fn detach_pidfile_logfile_and_socket_mode() {
         !run.join("rvsd.ctl").exists() && !run.join("rvsd.pid").exists(),
         "socket and pidfile removed"
     );
-}
-
-#[test]
-fn afxdp_best_effort_falls_back_to_af_packet_and_says_so() {
-    if skip_unless_root("afxdp_fallback") {
-        return;
-    }
-    let lan = Lan::new(1, 8);
-    // A second container on a type=afxdp port.
-    let c = Netns::new("cx");
-    let p = unique_ifname("px");
-    lan.sw.add_veth(&p, &c, "eth0");
-    c.set_addr("eth0", "10.77.8.50/24");
-    lan.rvsd.vsctl_ok(&[
-        "add-port",
-        "br0",
-        &p,
-        "--",
-        "set",
-        "interface",
-        &p,
-        "type=afxdp",
-    ]);
-    let ok = c.wait_until(Duration::from_secs(5), |ns| {
-        ns.try_exec(["ping", "-c", "1", "-W", "1", &lan.ip(0)])
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    });
-    assert!(ok, "traffic flows on the fallback port\n{}", lan.rvsd.log());
-    let show = lan.rvsd.appctl_ok(&["dpctl/show"]);
-    let line = show.lines().find(|l| l.contains(&p)).unwrap().to_string();
-    // Either real AF_XDP (a build with the afxdp feature) or the named fallback.
-    assert!(
-        line.ends_with("(afxdp)") || line.ends_with("(afxdp: afpacket (afxdp fallback))"),
-        "{show}"
-    );
-    if line.ends_with("fallback))") {
-        let status = lan.rvsd.vsctl_ok(&["get", "interface", &p, "status"]);
-        assert!(status.contains("using AF_PACKET"), "{status}");
-        assert!(lan.rvsd.log().contains("afxdp fallback"), "logged");
-        // A mode that cannot fall back is an error, not a silent AF_PACKET port.
-        lan.rvsd
-            .vsctl_ok(&["set", "interface", &p, "options:xdp-mode=native"]);
-        let err = lan.rvsd.vsctl_ok(&["get", "interface", &p, "error"]);
-        assert!(err.contains("needs AF_XDP"), "{err}");
-    }
 }

@@ -91,6 +91,8 @@ pub struct PortInfo {
     pub error: Option<String>,
     /// The I/O backend in use ("afpacket", "tap"), for `dpctl/show`.
     pub backend: &'static str,
+    /// The open port's remark (`Port::note`), e.g. why AF_XDP fell back to AF_PACKET.
+    pub note: Option<String>,
     pub stats: PortStats,
 }
 
@@ -475,10 +477,13 @@ impl Dpif {
     /// One port's state.
     pub fn port_info(&self, name: &str) -> Option<PortInfo> {
         let st = self.ports.get(name)?;
-        let live = st
+        let (live, note) = st
             .handle
             .as_ref()
-            .map(|h| lock_port(h).stats())
+            .map(|h| {
+                let p = lock_port(h);
+                (p.stats(), p.note())
+            })
             .unwrap_or_default();
         Some(PortInfo {
             port_no: st.port_no,
@@ -489,6 +494,7 @@ impl Dpif {
             vlan: st.vlan.clone(),
             error: st.error.clone(),
             backend: st.backend,
+            note,
             stats: add_stats(st.carried, live),
         })
     }
@@ -701,42 +707,98 @@ pub fn open_netdev(
 /// Backend label of an AF_XDP port that fell back to AF_PACKET.
 pub const AFXDP_FALLBACK: &str = "afpacket (afxdp fallback)";
 
-/// `type=afxdp`: AF_XDP in the asked `xdp-mode`; in `best-effort` mode, AF_PACKET when AF_XDP
-/// cannot be set up (no kernel support, EOPNOTSUPP, not root, or a build without the `afxdp`
-/// feature). The fallback is visible as the port's backend.
+/// `type=afxdp`: AF_XDP in the asked `xdp-mode` on `options:n_rxq` queues (default 1); in
+/// `best-effort` mode, AF_PACKET when AF_XDP cannot be set up (no kernel support, EOPNOTSUPP,
+/// not root, or a build without the `afxdp` feature). The fallback is visible as the port's
+/// backend (`AFXDP_FALLBACK`) and its reason as the port's `note`. Configuration errors (an
+/// unknown mode, more queues than the device has) never fall back: they are the port's error.
 fn open_afxdp(spec: &PortSpec, port_no: PortNo) -> std::io::Result<(Box<dyn Port>, &'static str)> {
+    use std::io::{Error, ErrorKind};
     let mode = spec
         .options
         .get("xdp-mode")
         .map_or("best-effort", String::as_str);
     let best_effort = mode == "best-effort";
+    let n_rxq = match spec.options.get("n_rxq") {
+        None => 1,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("invalid n_rxq {v}")))?,
+    };
     #[cfg(feature = "afxdp")]
-    {
+    let why = {
         use crate::port::afxdp::{AfXdpPort, XdpMode};
         let m = XdpMode::parse(mode).ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("invalid xdp-mode {mode}"),
-            )
+            Error::new(ErrorKind::InvalidInput, format!("invalid xdp-mode {mode}"))
         })?;
-        match AfXdpPort::open(&spec.name, port_no, m) {
+        match AfXdpPort::open(&spec.name, port_no, m, n_rxq) {
             Ok(p) => return Ok((Box::new(p), "afxdp")),
-            Err(e) if !best_effort => return Err(e),
-            Err(_) => {}
+            Err(e) if !best_effort || e.kind() == ErrorKind::InvalidInput => return Err(e),
+            Err(e) => format!("AF_XDP unavailable ({e})"),
         }
+    };
+    #[cfg(not(feature = "afxdp"))]
+    let why = {
+        if !best_effort {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("xdp-mode {mode} needs AF_XDP, which this build of rvs lacks (datapath feature afxdp)"),
+            ));
+        }
+        if n_rxq > 1 {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "n_rxq needs AF_XDP, which this build of rvs lacks (datapath feature afxdp)",
+            ));
+        }
+        "this build of rvs lacks AF_XDP (datapath feature afxdp)".to_string()
+    };
+    let inner = crate::port::afpacket::AfPacketPort::open(&spec.name, port_no)?;
+    Ok((Box::new(AfxdpFallback { inner, why }), AFXDP_FALLBACK))
+}
+
+/// A `type=afxdp` port that fell back to AF_PACKET: the AF_PACKET port, plus why (`note`).
+#[derive(Debug)]
+struct AfxdpFallback {
+    inner: crate::port::afpacket::AfPacketPort,
+    why: String,
+}
+
+impl Port for AfxdpFallback {
+    fn name(&self) -> &str {
+        self.inner.name()
     }
-    if !best_effort {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            format!("xdp-mode {mode} needs AF_XDP, which this build of rvs lacks (datapath feature afxdp)"),
-        ));
+    fn rx_burst(
+        &mut self,
+        pool: &mut crate::packet::PacketPool,
+        b: &mut crate::packet::Batch,
+    ) -> usize {
+        self.inner.rx_burst(pool, b)
     }
-    Ok((
-        Box::new(crate::port::afpacket::AfPacketPort::open(
-            &spec.name, port_no,
-        )?),
-        AFXDP_FALLBACK,
-    ))
+    fn tx_burst(
+        &mut self,
+        b: &mut crate::packet::Batch,
+        pool: &mut crate::packet::PacketPool,
+    ) -> usize {
+        self.inner.tx_burst(b, pool)
+    }
+    fn stats(&self) -> PortStats {
+        self.inner.stats()
+    }
+    fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.inner.poll_fd()
+    }
+    fn error(&self) -> Option<String> {
+        self.inner.error()
+    }
+    fn note(&self) -> Option<String> {
+        Some(self.why.clone())
+    }
+    fn named_counters(&self) -> Vec<(&'static str, u64)> {
+        self.inner.named_counters()
+    }
 }
 
 fn add_stats(a: PortStats, b: PortStats) -> PortStats {

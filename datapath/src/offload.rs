@@ -27,7 +27,7 @@ use crate::packet::{Offload, Packet, PacketPool, GSO_ECN, GSO_NONE, GSO_TCPV4, G
 use crate::packet::{GSO_UDP_L4, MAX_FRAME};
 use crate::wire::ipv4::proto;
 use crate::wire::l4::{self, tcp_flags, TcpHeader, UDP_HEADER_LEN};
-use crate::wire::{be16, be32, ipv4, ipv6, put16, put32};
+use crate::wire::{be16, be32, checksum, ipv4, ipv6, put16, put32};
 
 /// TCP CWR flag (byte 13).
 const TCP_CWR: u8 = 0x80;
@@ -95,6 +95,59 @@ pub fn prepare_tx(
         return;
     }
     segment(p, pool, counters, out);
+}
+
+/// The receive rule for frames that arrive without checksum metadata (AF_XDP): a TCP or UDP
+/// frame whose checksum field holds exactly the folded pseudo-header sum (not inverted) is a
+/// *partial* checksum left by a sender with checksum offload (a veth peer, a TAP writer), and
+/// is marked `needs_csum` (`csum_start` = L4 header, `csum_offset` = the field), as if a vnet
+/// header had said so. Egress then completes it: the kernel for ports that take vnet headers,
+/// [`prepare_tx`] in software for the others. Returns true when the frame was marked (or, for
+/// a frame with trailing padding, completed in place over the IP length).
+///
+/// Only the pseudo header is summed (a few loads), never the payload, so the rule costs the
+/// same for 64-byte and 1500-byte frames. It needs no verification first: completing a field
+/// that holds the pseudo-header sum is an identity on a frame whose checksum happens to be
+/// correct and equal to that value. Every other checksum, right or wrong, is left alone and
+/// forwarded unchanged (the receiver's stack drops a bad one, as it would behind a hub). The
+/// price: a corrupted frame whose field equals the pseudo-header sum by chance (1 in 65536)
+/// would be repaired. Frames already marked, non-IP frames, other protocols, IPv4 fragments
+/// after the first, an IPv4 UDP checksum of 0 ("none") and truncated frames are untouched.
+pub fn mark_unflagged_partial(p: &mut Packet) -> bool {
+    if p.meta.offload.needs_csum || p.meta.offload.gso_type != GSO_NONE {
+        return false;
+    }
+    let f = p.data();
+    let Ok(loc) = l4::locate(f) else {
+        return false;
+    };
+    let Ok(off) = l4::csum_field_offset(loc.protocol) else {
+        return false;
+    };
+    let field = loc.l4_offset + off;
+    let end = loc.l4_offset + loc.l4_len;
+    if field + 2 > end || end > f.len() {
+        return false;
+    }
+    let Ok(ph) = l4::pseudo_sum(f, &loc) else {
+        return false;
+    };
+    if be16(f, field) != checksum::fold(ph) {
+        return false;
+    }
+    if end < f.len() {
+        // Padding after the IP packet: `needs_csum` sums to the end of the frame, so
+        // complete now over the IP length instead.
+        return l4::fill(p.data_mut()).is_ok();
+    }
+    let (Ok(start), Ok(off)) = (u16::try_from(loc.l4_offset), u16::try_from(off)) else {
+        return false;
+    };
+    let o = &mut p.meta.offload;
+    o.needs_csum = true;
+    o.csum_start = start;
+    o.csum_offset = off;
+    true
 }
 
 /// Where the headers of a super-frame end and what to fix in each segment.
@@ -557,5 +610,107 @@ mod tests {
         });
         assert_eq!(n, 20);
         assert_eq!(pool.available(), 25);
+    }
+
+    /// Frames captured on the receiving end of a veth pair with the kernel's default offloads
+    /// (AF_PACKET without vnet header, Linux 6.18): the L4 checksum fields hold the folded
+    /// pseudo-header sum, exactly what an AF_XDP socket on that veth reads.
+    const REAL_PARTIAL: [&str; 3] = [
+        // UDPv4 10.9.0.1:54599 -> 10.9.0.2:4789, "rvs partial udp4!", checksum field 0x143f.
+        "02000000000202000000000108004500002d5f8740004011c7240a0900010a090002d54712b50019143f\
+         727673207061727469616c207564703421",
+        // UDPv6 fd09::1 -> fd09::2, "rvs partial udp6", checksum field 0xfa3f.
+        "02000000000202000000000186dd600f89cf00181140fd0900000000000000000000000000\
+         01fd0900000000000000000000000000029e9412b50018fa3f727673207061727469616c2075647036",
+        // TCPv4 SYN 10.9.0.1:40430 -> 10.9.0.2:8080 with options, checksum field 0x1443.
+        "02000000000202000000000108004500003c3c1840004006ea8f0a0900010a0900029dee1f90551656d4\
+         00000000a002faf014430000020405b40402080a32ad49ff000000000103030a",
+    ];
+
+    fn unhex(h: &str) -> Vec<u8> {
+        let h: Vec<u8> = h.bytes().filter(u8::is_ascii_hexdigit).collect();
+        h.chunks(2)
+            .map(|c| u8::from_str_radix(core::str::from_utf8(c).unwrap(), 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn real_partial_checksums_are_marked_and_completed_on_egress() {
+        let mut pool = PacketPool::new(8);
+        let mut c = OffloadCounters::default();
+        for (h, (start, off)) in REAL_PARTIAL.iter().zip([(34, 6), (54, 6), (34, 16)]) {
+            let f = unhex(h);
+            assert!(!l4::verify(&f).unwrap(), "captured frames are partial");
+            let mut p = Packet::from_bytes(&f);
+            assert!(mark_unflagged_partial(&mut p));
+            assert_eq!(p.data(), &f[..], "marking does not touch the bytes");
+            let o = p.meta.offload;
+            assert!(o.needs_csum);
+            assert_eq!((o.csum_start, o.csum_offset), (start, off));
+            // Marked once: a second pass is a no-op.
+            assert!(!mark_unflagged_partial(&mut p));
+            // An egress without vnet headers gets a correct checksum.
+            let out = run(p, false, &mut pool, &mut c);
+            assert_eq!(out.len(), 1);
+            assert!(l4::verify(out[0].data()).unwrap());
+            // The same as computing it from scratch.
+            let mut full = f.clone();
+            l4::fill(&mut full).unwrap();
+            assert_eq!(out[0].data(), &full[..]);
+        }
+        assert_eq!(c.csum_completed, 3);
+    }
+
+    #[test]
+    fn good_and_bad_checksums_are_left_alone() {
+        for h in REAL_PARTIAL {
+            let mut good = unhex(h);
+            l4::fill(&mut good).unwrap();
+            let mut p = Packet::from_bytes(&good);
+            assert!(!mark_unflagged_partial(&mut p), "a correct checksum stays");
+            assert_eq!(p.meta.offload, Offload::default());
+            // Wrong, and not the pseudo-header sum: forwarded unchanged, unmarked.
+            let mut bad = good.clone();
+            let last = bad.len() - 1;
+            bad[last] ^= 0x5a;
+            assert!(!l4::verify(&bad).unwrap());
+            let mut p = Packet::from_bytes(&bad);
+            assert!(!mark_unflagged_partial(&mut p));
+            assert_eq!((p.data(), p.meta.offload), (&bad[..], Offload::default()));
+        }
+        // IPv4 UDP with checksum 0 ("none") stays none.
+        let mut none = unhex(REAL_PARTIAL[0]);
+        put16(&mut none, 40, 0);
+        let mut p = Packet::from_bytes(&none);
+        assert!(!mark_unflagged_partial(&mut p));
+        assert_eq!(p.data(), &none[..]);
+    }
+
+    #[test]
+    fn padded_partial_frame_is_completed_over_the_ip_length() {
+        // A 59-byte UDP frame padded to 64 with non-zero bytes (a TAP writer may pad).
+        let mut f = unhex(REAL_PARTIAL[0]);
+        let ip_end = f.len();
+        f.extend_from_slice(&[0xee; 5]);
+        let mut p = Packet::from_bytes(&f);
+        assert!(mark_unflagged_partial(&mut p));
+        assert!(
+            !p.meta.offload.needs_csum,
+            "completed now, nothing left for egress"
+        );
+        assert!(l4::verify(p.data()).unwrap());
+        assert_eq!(&p.data()[ip_end..], &[0xee; 5]);
+    }
+
+    #[test]
+    fn rule_never_panics_on_cut_frames() {
+        for h in REAL_PARTIAL {
+            let f = unhex(h);
+            for cut in 0..f.len() {
+                let mut p = Packet::from_bytes(&f[..cut]);
+                assert!(!mark_unflagged_partial(&mut p), "cut at {cut}");
+                assert_eq!(p.data(), &f[..cut]);
+            }
+        }
     }
 }

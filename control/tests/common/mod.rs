@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod suite;
+
 use rvs_testkit::{unique_ifname, Netns};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -36,6 +38,8 @@ pub struct Rvsd {
     pub ns: String,
     pub rundir: PathBuf,
     pub dbdir: PathBuf,
+    /// A command rvsd runs under inside the netns (e.g. `setpriv` dropping capabilities).
+    wrapper: Vec<String>,
     child: Option<Child>,
 }
 
@@ -51,10 +55,16 @@ fn out_str(o: &Output) -> String {
 impl Rvsd {
     /// Start rvsd in `ns` with directories under `dir`, and wait for its socket.
     pub fn start(ns: &Netns, dir: &Path) -> Rvsd {
+        Rvsd::start_wrapped(ns, dir, &[])
+    }
+
+    /// Like `start`, with rvsd run as `WRAPPER… rvsd …` (e.g. `setpriv --bounding-set …`).
+    pub fn start_wrapped(ns: &Netns, dir: &Path, wrapper: &[&str]) -> Rvsd {
         let mut r = Rvsd {
             ns: ns.name().to_string(),
             rundir: dir.join("run"),
             dbdir: dir.join("db"),
+            wrapper: wrapper.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
         r.spawn();
@@ -64,7 +74,9 @@ impl Rvsd {
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.rundir.parent().unwrap().join("rvsd.log")).unwrap();
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns, RVSD, "--rundir"])
+            .args(["netns", "exec", &self.ns])
+            .args(&self.wrapper)
+            .args([RVSD, "--rundir"])
             .arg(&self.rundir)
             .arg("--dbdir")
             .arg(&self.dbdir)
@@ -194,13 +206,24 @@ pub struct Lan {
 }
 
 impl Lan {
+    /// `n` containers on plain (system, AF_PACKET) ports.
     pub fn new(n: usize, subnet: u8) -> Lan {
+        Lan::with_port_type(n, subnet, "")
+    }
+
+    /// `n` containers whose ports have interface type `ty` ("" is system; e.g. "afxdp").
+    pub fn with_port_type(n: usize, subnet: u8, ty: &str) -> Lan {
+        Lan::build(n, subnet, ty, &[])
+    }
+
+    /// `with_port_type`, with rvsd started under `wrapper` (see `Rvsd::start_wrapped`).
+    pub fn build(n: usize, subnet: u8, ty: &str, wrapper: &[&str]) -> Lan {
         let sw = Netns::new("sw");
         // AF_PACKET does not steal frames: keep the switch netns's own stack quiet on its ports.
         sw.sysctl("net.ipv4.conf.all.arp_ignore", "1");
         sw.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
         let dir = TempDir::new("lan");
-        let rvsd = Rvsd::start(&sw, &dir.0);
+        let rvsd = Rvsd::start_wrapped(&sw, &dir.0, wrapper);
         rvsd.vsctl_ok(&["add-br", "br0"]);
         sw.set_addr("br0", &format!("10.77.{subnet}.1/24"));
         let mut containers = vec![];
@@ -210,7 +233,12 @@ impl Lan {
             let p = unique_ifname("p");
             sw.add_veth(&p, &c, "eth0");
             c.set_addr("eth0", &format!("10.77.{subnet}.{}/24", 10 + i));
-            rvsd.vsctl_ok(&["add-port", "br0", &p]);
+            if ty.is_empty() {
+                rvsd.vsctl_ok(&["add-port", "br0", &p]);
+            } else {
+                let t = format!("type={ty}");
+                rvsd.vsctl_ok(&["add-port", "br0", &p, "--", "set", "interface", &p, &t]);
+            }
             containers.push(c);
             ports.push(p);
         }
@@ -238,5 +266,14 @@ impl Lan {
             .try_exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", to_ip])
             .map(|o| o.status.success())
             .unwrap_or(false)
+    }
+
+    /// The `dpctl/show` line of port `name` (without the newline), or "" when not listed.
+    pub fn dpctl_line(&self, name: &str) -> String {
+        let show = self.rvsd.appctl_ok(&["dpctl/show"]);
+        show.lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(name))
+            .unwrap_or_default()
+            .to_string()
     }
 }

@@ -1,4 +1,4 @@
-//! AF_XDP port (cargo feature `afxdp`, off by default): an existing netdev (one end of a veth,
+//! AF_XDP port (cargo feature `afxdp`, on by default): an existing netdev (one end of a veth,
 //! or a TAP) read and written through an XDP socket from the `xsk-rs` crate (libxdp + libbpf).
 //! The crate choice and its measurements are in ARCHITECTURE.md, "AF_XDP: crate decision".
 //!
@@ -15,27 +15,36 @@
 //!   and, worse, makes libxdp silently reuse it in whatever mode it was attached. `open`
 //!   therefore detaches any program first (netlink, both modes), and `Drop` detaches again.
 //!
-//! UMEM: one per port, `NUM_FRAMES` frames of `FRAME_SIZE` bytes, split between receive
+//! Queues (`options:n_rxq`): one XDP socket per device receive queue 0..n, each with its own
+//! UMEM (`NUM_FRAMES` frames of `FRAME_SIZE` bytes); the device must have at least `n` receive
+//! queues (a veth has one unless created with `numrxqueues`), otherwise `open` fails with
+//! `InvalidInput` naming both numbers. All queues are polled by the PMD that owns the port
+//! (round robin, one burst at a time); with more than one, `poll_fd` is an epoll descriptor
+//! over all of them. Transmit uses queue 0's socket. Queue 0's UMEM is split between receive
 //! (owned by the fill/RX rings) and transmit (a free list; frames return through the
 //! completion ring). Received frames are copied once into a `Packet` (the datapath's buffers
 //! are not UMEM frames), and transmitted frames once out of it, so a frame crossing two
-//! AF_XDP ports is copied twice; sharing one UMEM between ports (which xsk-rs supports) is
-//! future work of issue 7.
+//! AF_XDP ports is copied twice; sharing one UMEM between ports (which xsk-rs supports) is not
+//! done.
 //!
-//! Offloads: AF_XDP carries no virtio-net header. Received frames get `Offload::default()`,
-//! even when the veth peer left a partial checksum (see issue 7: the completion rule for such
-//! checksums belongs in `offload`, not here). On transmit, GSO frames and frames that do not
-//! fit a UMEM frame are dropped and counted: callers must segment and complete checksums
-//! before (`accepts_vnet()` is false).
-//!
-//! Scope so far: queue 0 only (`options:n_rxq` is not implemented), one port per netdev (the
-//! port owns the device's XDP attachment and detaches it on drop), not wired into `dpif`.
+//! Offloads: AF_XDP carries no virtio-net header.
+//! - Receive: a veth or TAP sender with checksum offload leaves a *partial* TCP/UDP checksum
+//!   (the field holds the pseudo-header sum). `offload::mark_unflagged_partial` recognises it
+//!   and marks the frame `needs_csum`, as a vnet header would have; egress completes it.
+//!   Counted in `afxdp_rx_csum_partial`. Other checksums, right or wrong, pass unchanged.
+//!   GSO super-frames cannot arrive: native XDP on a veth turns GSO off on its peer, and a
+//!   frame larger than a UMEM frame is dropped by the kernel before the socket (generic mode,
+//!   TAP writers that send GSO frames): that traffic needs offloads off at the sender.
+//! - Transmit: `offload::prepare_tx` with no vnet header completes partial checksums and cuts
+//!   GSO super-frames (from AF_PACKET or TAP ports) into MTU-sized segments in software;
+//!   counted in `afxdp_tx_csum_completed` / `afxdp_tx_gso_segmented`.
 //!
 //! Thread-safety: a port is owned by one PMD at a time (`Send`, not shared).
 
 use super::linux::{self, Link};
 use super::{Port, PortStats};
-use crate::packet::{Batch, PacketPool, BATCH_SIZE, GSO_NONE};
+use crate::offload::{self, OffloadCounters};
+use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use std::io::{self, Write};
 use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -108,8 +117,7 @@ impl Attached {
     }
 }
 
-/// The socket, its rings and its UMEM. Dropped (socket before UMEM) before the program is
-/// detached.
+/// One queue's socket, its rings and its UMEM.
 struct Xsk {
     // Field order is drop order: queues (each holds the socket), then the UMEM.
     rx: RxQueue,
@@ -119,24 +127,40 @@ struct Xsk {
     umem: Umem,
 }
 
-/// A datapath port on an existing netdev, through an AF_XDP socket in copy mode.
+/// Transmit state (on queue 0's socket and UMEM).
+struct TxSide {
+    /// UMEM frames free for transmit.
+    free: Vec<FrameDesc>,
+    /// Frames written and not yet produced on the TX ring.
+    stage: Vec<FrameDesc>,
+    /// Scratch for the completion ring.
+    done: Vec<FrameDesc>,
+    /// The TX ring holds frames the kernel has not consumed yet: kick again.
+    pending: bool,
+    /// Kicks refused by the device (EAGAIN/ENOBUFS/EBUSY), for `coverage/show`.
+    kick_busy: u64,
+}
+
+/// A datapath port on an existing netdev, through AF_XDP sockets in copy mode.
 pub struct AfXdpPort {
-    xsk: Option<Xsk>,
+    /// One socket per receive queue; transmit uses `queues[0]`. Empty after drop started.
+    queues: Vec<Xsk>,
+    /// With more than one queue: an epoll descriptor over all their sockets (`poll_fd`).
+    epoll: Option<OwnedFd>,
+    /// The queue the next `rx_burst` starts with.
+    next_rxq: usize,
     port_no: u16,
     link: Link,
     attached: Attached,
     stats: PortStats,
-    /// UMEM frames free for transmit.
-    tx_free: Vec<FrameDesc>,
-    /// Frames produced on the TX ring and not yet completed.
-    tx_outstanding: usize,
-    /// The TX ring holds frames the kernel has not consumed yet: kick again.
-    tx_pending: bool,
-    /// Scratch descriptors for one burst (RX ring, completion ring, TX ring).
+    tx: TxSide,
+    /// Scratch descriptors for one receive burst.
     scratch: Vec<FrameDesc>,
-    /// Kicks refused by the device (EAGAIN/ENOBUFS/EBUSY), for `coverage/show`.
-    kick_busy: u64,
     wakeups: u64,
+    /// Received frames whose partial checksum was recognised (`offload::mark_unflagged_partial`).
+    rx_csum_partial: u64,
+    /// What transmit preparation did (checksums completed, GSO frames cut, drops).
+    offload: OffloadCounters,
 }
 
 impl core::fmt::Debug for AfXdpPort {
@@ -144,6 +168,7 @@ impl core::fmt::Debug for AfXdpPort {
         f.debug_struct("AfXdpPort")
             .field("name", &self.link.name())
             .field("port_no", &self.port_no)
+            .field("queues", &self.queues.len())
             .field("attached", &self.attached)
             .field("stats", &self.stats)
             .finish()
@@ -159,39 +184,87 @@ fn io_other(what: &str, e: impl core::fmt::Debug) -> io::Error {
     io::Error::other(format!("{what}: {e:?}"))
 }
 
+/// Receive queues of `ifname` as sysfs lists them (`queues/rx-N`), or `None` when sysfs does
+/// not say (the kernel then judges the queue number at bind time).
+pub fn rx_queue_count(ifname: &str) -> Option<usize> {
+    let dir = std::fs::read_dir(format!("/sys/class/net/{ifname}/queues")).ok()?;
+    let n = dir
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+        .count();
+    (n > 0).then_some(n)
+}
+
+/// Check `n_rxq` against the device: an error that names both numbers when it has fewer.
+pub fn check_n_rxq(ifname: &str, n_rxq: usize) -> io::Result<()> {
+    if n_rxq == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "n_rxq must be at least 1",
+        ));
+    }
+    match rx_queue_count(ifname) {
+        Some(have) if have < n_rxq => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "n_rxq={n_rxq} but {ifname} has only {have} receive queue(s) \
+                 (for a veth, create it with numrxqueues {n_rxq})"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl AfXdpPort {
     /// Open `ifname` (in the calling thread's network namespace) as datapath port `port_no`,
-    /// on queue 0, attaching the XDP program in `mode`. Any XDP program already on the device
-    /// is detached first. Errors are OS errors where the kernel gave one (EOPNOTSUPP, EPERM,
-    /// ENODEV, EBUSY…), so the caller can fall back to AF_PACKET and phrase the reason.
-    pub fn open(ifname: &str, port_no: u16, mode: XdpMode) -> io::Result<AfXdpPort> {
+    /// on receive queues `0..n_rxq`, attaching the XDP program in `mode`. Any XDP program
+    /// already on the device is detached first. Errors: `InvalidInput` when the device has
+    /// fewer than `n_rxq` receive queues; otherwise OS errors where the kernel gave one
+    /// (EOPNOTSUPP, EPERM, ENODEV, EBUSY…), so the caller can fall back to AF_PACKET and
+    /// phrase the reason.
+    pub fn open(ifname: &str, port_no: u16, mode: XdpMode, n_rxq: usize) -> io::Result<AfXdpPort> {
+        check_n_rxq(ifname, n_rxq)?;
         let link = Link::open(ifname)?;
         detach_xdp(link.ifindex())?;
-        let (xsk, tx_free) = match mode {
-            XdpMode::Native => open_xsk(ifname, XdpFlags::XDP_FLAGS_DRV_MODE)?,
-            XdpMode::Generic => open_xsk(ifname, XdpFlags::XDP_FLAGS_SKB_MODE)?,
-            XdpMode::BestEffort => match open_xsk(ifname, XdpFlags::XDP_FLAGS_DRV_MODE) {
-                Ok(x) => x,
-                Err(_) => {
-                    // Whatever the native attempt left behind must not stay.
-                    detach_xdp(link.ifindex())?;
-                    open_xsk(ifname, XdpFlags::XDP_FLAGS_SKB_MODE)?
+        let (queues, tx_free) = match mode {
+            XdpMode::Native => open_queues(ifname, n_rxq, XdpFlags::XDP_FLAGS_DRV_MODE)?,
+            XdpMode::Generic => open_queues(ifname, n_rxq, XdpFlags::XDP_FLAGS_SKB_MODE)?,
+            XdpMode::BestEffort => {
+                match open_queues(ifname, n_rxq, XdpFlags::XDP_FLAGS_DRV_MODE) {
+                    Ok(x) => x,
+                    Err(_) => {
+                        // Whatever the native attempt left behind must not stay.
+                        detach_xdp(link.ifindex())?;
+                        open_queues(ifname, n_rxq, XdpFlags::XDP_FLAGS_SKB_MODE)?
+                    }
                 }
-            },
+            }
+        };
+        let epoll = if queues.len() > 1 {
+            Some(epoll_over(&queues)?)
+        } else {
+            None
         };
         let attached = xdp_attached(link.ifindex()).unwrap_or(Attached::Other(0));
         Ok(AfXdpPort {
-            xsk: Some(xsk),
+            queues,
+            epoll,
+            next_rxq: 0,
             port_no,
             link,
             attached,
             stats: PortStats::default(),
-            tx_free,
-            tx_outstanding: 0,
-            tx_pending: false,
+            tx: TxSide {
+                free: tx_free,
+                stage: Vec::with_capacity(STAGE),
+                done: vec![FrameDesc::default(); STAGE],
+                pending: false,
+                kick_busy: 0,
+            },
             scratch: vec![FrameDesc::default(); BATCH_SIZE.max(64)],
-            kick_busy: 0,
             wakeups: 0,
+            rx_csum_partial: 0,
+            offload: OffloadCounters::default(),
         })
     }
 
@@ -205,37 +278,144 @@ impl AfXdpPort {
         self.attached
     }
 
+    /// Receive queues (sockets) in use.
+    pub fn n_rxq(&self) -> usize {
+        self.queues.len()
+    }
+
     /// The MTU last read from the device.
     pub fn mtu(&self) -> usize {
         self.link.mtu()
     }
 
-    /// AF_XDP carries no virtio-net header: checksums and segmentation must be done before
-    /// `tx_burst`.
+    /// AF_XDP carries no virtio-net header: `tx_burst` completes checksums and segments in
+    /// software.
     pub fn accepts_vnet(&self) -> bool {
         false
     }
 
+    /// Receive one burst from queue `q` into `batch`.
+    fn rx_queue(&mut self, q: usize, pool: &mut PacketPool, batch: &mut Batch) -> usize {
+        let x = &mut self.queues[q];
+        let want = batch.room().min(self.scratch.len());
+        if want == 0 {
+            return 0;
+        }
+        // SAFETY: the scratch descriptors hold no frames we still own (they are copies).
+        let got = unsafe { x.rx.consume(&mut self.scratch[..want]) };
+        if got == 0 {
+            if x.fq.needs_wakeup() {
+                self.wakeups += 1;
+                // A zero-timeout poll tells the kernel the fill ring has frames again.
+                let _ = x.fq.wakeup(x.rx.fd_mut(), 0);
+            }
+            return 0;
+        }
+        let mut n = 0;
+        for d in &self.scratch[..got] {
+            // SAFETY: `d` was just received on this socket's RX ring, so it is a frame of
+            // this queue's UMEM that the kernel has released to us until we refill it.
+            let data = unsafe { x.umem.data(d) };
+            let frame = data.contents();
+            let Some(mut p) = pool.get() else {
+                self.stats.rx_dropped += 1;
+                continue;
+            };
+            let area = p.rx_area();
+            let len = frame.len().min(area.len());
+            area[..len].copy_from_slice(&frame[..len]);
+            p.set_len(len);
+            p.meta.in_port = self.port_no;
+            if offload::mark_unflagged_partial(&mut p) {
+                self.rx_csum_partial += 1;
+            }
+            self.stats.rx_packets += 1;
+            self.stats.rx_bytes += len as u64;
+            match batch.push(p) {
+                Ok(()) => n += 1,
+                Err(p) => {
+                    self.stats.rx_dropped += 1;
+                    pool.put(p);
+                }
+            }
+        }
+        // SAFETY: the frames were copied out above; they go back to the kernel. The fill ring
+        // is larger than the pool, so it always has room.
+        let back = unsafe { x.fq.produce(&self.scratch[..got]) };
+        debug_assert_eq!(back, got);
+        n
+    }
+}
+
+/// Frames staged before they are produced on the TX ring and kicked.
+const STAGE: usize = 64;
+
+impl TxSide {
     /// Move completed TX frames back to the free list.
-    fn reclaim(&mut self) {
-        let Some(x) = self.xsk.as_mut() else { return };
+    fn reclaim(&mut self, x: &mut Xsk) {
         loop {
-            // SAFETY: the completion ring only returns frames of this port's UMEM that were
+            // SAFETY: the completion ring only returns frames of this UMEM that were
             // produced on its TX ring; the kernel no longer uses them.
-            let n = unsafe { x.cq.consume(&mut self.scratch) };
+            let n = unsafe { x.cq.consume(&mut self.done) };
             if n == 0 {
                 break;
             }
-            self.tx_free.extend_from_slice(&self.scratch[..n]);
-            self.tx_outstanding = self.tx_outstanding.saturating_sub(n);
+            self.free.extend_from_slice(&self.done[..n]);
         }
     }
 
+    /// Copy one ready frame (no offload work left) into a free UMEM frame and stage it.
+    fn stage_frame(&mut self, x: &mut Xsk, p: &Packet, stats: &mut PortStats, link: &Link) {
+        let d = p.data();
+        if link.too_big(p) {
+            stats.tx_dropped += 1;
+            return;
+        }
+        if self.free.is_empty() {
+            self.reclaim(x);
+        }
+        let Some(mut desc) = self.free.pop() else {
+            stats.tx_dropped += 1;
+            return;
+        };
+        // SAFETY: `desc` came from the free list: a frame of this UMEM that no ring holds.
+        let mut dm = unsafe { x.umem.data_mut(&mut desc) };
+        let mut c = dm.cursor();
+        c.set_pos(0);
+        if d.len() > c.buf_len() || c.write_all(d).is_err() {
+            self.free.push(desc);
+            stats.tx_dropped += 1;
+            return;
+        }
+        self.stage.push(desc);
+    }
+
+    /// Produce the staged frames on the TX ring and kick; returns how many went on the ring.
+    fn submit(&mut self, x: &mut Xsk, stats: &mut PortStats, link: &mut Link) -> usize {
+        if self.stage.is_empty() {
+            return 0;
+        }
+        // SAFETY: the staged descriptors are frames of this UMEM filled by `stage_frame` and
+        // owned by no ring; the kernel returns them through the completion ring.
+        let sent = unsafe { x.tx.produce(&self.stage) };
+        if sent < self.stage.len() {
+            // TX ring full: those frames go back, counted as drops.
+            stats.tx_dropped += (self.stage.len() - sent) as u64;
+            self.free.extend_from_slice(&self.stage[sent..]);
+        }
+        stats.tx_packets += sent as u64;
+        for d in &self.stage[..sent] {
+            stats.tx_bytes += d.lengths().data() as u64;
+        }
+        self.stage.clear();
+        self.kick(x, stats, link);
+        sent
+    }
+
     /// Kick the kernel until it has consumed the TX ring, at most `MAX_KICKS` times.
-    fn kick_tx(&mut self) {
-        let Some(x) = self.xsk.as_mut() else { return };
+    fn kick(&mut self, x: &mut Xsk, stats: &mut PortStats, link: &mut Link) {
         let fd = x.tx.fd().as_raw_fd();
-        self.tx_pending = false;
+        self.pending = false;
         for _ in 0..MAX_KICKS {
             if x.tx.nb_free_exact() == TX_RING {
                 return;
@@ -263,27 +443,73 @@ impl AfXdpPort {
                     // The device pushes back: try again on the next burst.
                     libc::ENOBUFS | libc::EBUSY => {
                         self.kick_busy += 1;
-                        self.tx_pending = true;
+                        self.pending = true;
                         return;
                     }
                     _ => {
-                        self.stats.tx_errors += 1;
+                        stats.tx_errors += 1;
                         if linux::is_link_errno(e) {
-                            self.link.on_link_errno();
+                            link.on_link_errno();
                         }
-                        self.tx_pending = true;
+                        self.pending = true;
                         return;
                     }
                 }
             }
         }
-        self.tx_pending = x.tx.nb_free_exact() != TX_RING;
+        self.pending = x.tx.nb_free_exact() != TX_RING;
     }
 }
 
-/// Create the UMEM and the socket with the given attach flags, fill the fill ring and
-/// return the TX free list.
-fn open_xsk(ifname: &str, xdp: XdpFlags) -> io::Result<(Xsk, Vec<FrameDesc>)> {
+/// Open sockets on queues `0..n` with the given attach flags. Queue 0 keeps
+/// `NUM_FRAMES - RX_FRAMES` frames for transmit (returned); the others give every frame to
+/// receive. On error, sockets opened so far are closed.
+fn open_queues(ifname: &str, n: usize, xdp: XdpFlags) -> io::Result<(Vec<Xsk>, Vec<FrameDesc>)> {
+    let mut queues = Vec::with_capacity(n);
+    let mut tx_free = Vec::new();
+    for q in 0..n {
+        let rx_frames = if q == 0 { RX_FRAMES } else { NUM_FRAMES };
+        let q32 = u32::try_from(q).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let (x, rest) = open_xsk(ifname, q32, xdp, rx_frames)?;
+        if q == 0 {
+            tx_free = rest;
+        }
+        queues.push(x);
+    }
+    Ok((queues, tx_free))
+}
+
+/// An epoll descriptor that is readable when any queue's socket is.
+fn epoll_over(queues: &[Xsk]) -> io::Result<OwnedFd> {
+    // SAFETY: plain epoll_create1(2); checked below.
+    let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor owned by nothing else.
+    let ep = unsafe { OwnedFd::from_raw_fd(raw) };
+    for (i, x) in queues.iter().enumerate() {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        let fd = x.rx.fd().as_raw_fd();
+        // SAFETY: both descriptors are open; `ev` is a valid event for the call.
+        if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(ep)
+}
+
+/// Create a UMEM and a socket on `queue` with the given attach flags, give `rx_frames`
+/// frames to the fill ring and return the rest (the TX free list).
+fn open_xsk(
+    ifname: &str,
+    queue: u32,
+    xdp: XdpFlags,
+    rx_frames: u32,
+) -> io::Result<(Xsk, Vec<FrameDesc>)> {
     let ucfg = UmemConfig::builder()
         .frame_size(FrameSize::new(FRAME_SIZE).map_err(|e| io_other("frame size", e))?)
         .fill_queue_size(queue_size(FILL_RING))
@@ -305,7 +531,7 @@ fn open_xsk(ifname: &str, xdp: XdpFlags) -> io::Result<(Xsk, Vec<FrameDesc>)> {
     let (tx, rx, rings) = loop {
         // SAFETY: the UMEM is owned by the returned `Xsk` together with the queues, and is
         // dropped after them (field order); frames are handed to one ring at a time.
-        match unsafe { Socket::new(scfg, &umem, &ifc, 0) } {
+        match unsafe { Socket::new(scfg, &umem, &ifc, queue) } {
             Ok(s) => break s,
             Err(e) => {
                 let os = std::error::Error::source(&e)
@@ -329,7 +555,7 @@ fn open_xsk(ifname: &str, xdp: XdpFlags) -> io::Result<(Xsk, Vec<FrameDesc>)> {
             "no fill/completion rings for a fresh UMEM",
         ));
     };
-    let tx_free = descs.split_off(RX_FRAMES as usize);
+    let tx_free = descs.split_off(rx_frames as usize);
     // SAFETY: fresh frames of this UMEM, owned by no ring yet.
     let given = unsafe { fq.produce(&descs) };
     if given != descs.len() {
@@ -353,56 +579,24 @@ impl Port for AfXdpPort {
     }
 
     fn rx_burst(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize {
-        if self.tx_pending {
-            self.kick_tx();
-        }
-        if self.link.vanished() {
-            return 0;
-        }
-        let Some(x) = self.xsk.as_mut() else { return 0 };
-        let want = batch.room().min(self.scratch.len());
-        if want == 0 {
-            return 0;
-        }
-        // SAFETY: the scratch descriptors hold no frames we still own (they are copies).
-        let got = unsafe { x.rx.consume(&mut self.scratch[..want]) };
-        if got == 0 {
-            if x.fq.needs_wakeup() {
-                self.wakeups += 1;
-                // A zero-timeout poll tells the kernel the fill ring has frames again.
-                let _ = x.fq.wakeup(x.rx.fd_mut(), 0);
+        if self.tx.pending {
+            if let Some(x) = self.queues.first_mut() {
+                self.tx.kick(x, &mut self.stats, &mut self.link);
             }
+        }
+        if self.link.vanished() || self.queues.is_empty() {
             return 0;
         }
+        let nq = self.queues.len();
         let mut n = 0;
-        for d in &self.scratch[..got] {
-            // SAFETY: `d` was just received on this socket's RX ring, so it is a frame of
-            // this port's UMEM that the kernel has released to us until we refill it.
-            let data = unsafe { x.umem.data(d) };
-            let frame = data.contents();
-            let Some(mut p) = pool.get() else {
-                self.stats.rx_dropped += 1;
-                continue;
-            };
-            let area = p.rx_area();
-            let len = frame.len().min(area.len());
-            area[..len].copy_from_slice(&frame[..len]);
-            p.set_len(len);
-            p.meta.in_port = self.port_no;
-            self.stats.rx_packets += 1;
-            self.stats.rx_bytes += len as u64;
-            match batch.push(p) {
-                Ok(()) => n += 1,
-                Err(p) => {
-                    self.stats.rx_dropped += 1;
-                    pool.put(p);
-                }
+        for i in 0..nq {
+            if batch.room() == 0 {
+                break;
             }
+            let q = (self.next_rxq + i) % nq;
+            n += self.rx_queue(q, pool, batch);
         }
-        // SAFETY: the frames were copied out above; they go back to the kernel. The fill ring
-        // is larger than the pool, so it always has room.
-        let back = unsafe { x.fq.produce(&self.scratch[..got]) };
-        debug_assert_eq!(back, got);
+        self.next_rxq = (self.next_rxq + 1) % nq;
         n
     }
 
@@ -411,63 +605,32 @@ impl Port for AfXdpPort {
         if total == 0 {
             return 0;
         }
-        if self.link.vanished() || self.xsk.is_none() {
+        let Some(x) = self.queues.first_mut().filter(|_| !self.link.vanished()) else {
             self.stats.tx_dropped += total as u64;
             for p in batch.drain() {
                 pool.put(p);
             }
             return 0;
-        }
-        self.reclaim();
-        let mut k = 0;
-        {
-            let x = self.xsk.as_mut().expect("checked above");
-            for p in batch.iter() {
-                let d = p.data();
-                if p.meta.offload.gso_type != GSO_NONE || self.link.too_big(p) {
-                    self.stats.tx_dropped += 1;
-                    continue;
-                }
-                let Some(mut desc) = self.tx_free.pop() else {
-                    self.stats.tx_dropped += 1;
-                    continue;
-                };
-                // SAFETY: `desc` came from the free list: a frame of this UMEM that no ring
-                // holds.
-                let mut dm = unsafe { x.umem.data_mut(&mut desc) };
-                let mut c = dm.cursor();
-                c.set_pos(0);
-                if d.len() > c.buf_len() || c.write_all(d).is_err() {
-                    self.tx_free.push(desc);
-                    self.stats.tx_dropped += 1;
-                    continue;
-                }
-                self.scratch[k] = desc;
-                k += 1;
-            }
-        }
+        };
+        let (tx, stats, link) = (&mut self.tx, &mut self.stats, &mut self.link);
+        tx.reclaim(x);
+        let mut oc = self.offload;
+        let dropped_before = oc.drops();
         let mut sent = 0;
-        if k > 0 {
-            let x = self.xsk.as_mut().expect("checked above");
-            // SAFETY: the descriptors are frames of this UMEM filled above and owned by no
-            // ring; the kernel returns them through the completion ring.
-            sent = unsafe { x.tx.produce(&self.scratch[..k]) };
-            if sent < k {
-                // TX ring full: those frames go back, counted as drops.
-                self.tx_free.extend_from_slice(&self.scratch[sent..k]);
-                self.stats.tx_dropped += (k - sent) as u64;
-            }
-            self.tx_outstanding += sent;
-            self.stats.tx_packets += sent as u64;
-            for d in &self.scratch[..sent] {
-                self.stats.tx_bytes += d.lengths().data() as u64;
-            }
-            self.kick_tx();
-        }
-        self.reclaim();
         for p in batch.drain() {
-            pool.put(p);
+            // No vnet header here: complete partial checksums, cut GSO frames into segments.
+            offload::prepare_tx(p, false, pool, &mut oc, &mut |s, pool| {
+                tx.stage_frame(x, &s, stats, link);
+                pool.put(s);
+                if tx.stage.len() >= STAGE {
+                    sent += tx.submit(x, stats, link);
+                }
+            });
         }
+        sent += tx.submit(x, stats, link);
+        tx.reclaim(x);
+        stats.tx_dropped += oc.drops() - dropped_before;
+        self.offload = oc;
         sent
     }
 
@@ -476,7 +639,10 @@ impl Port for AfXdpPort {
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
-        self.xsk.as_ref().map(|x| x.rx.fd().as_raw_fd())
+        match &self.epoll {
+            Some(ep) => Some(ep.as_raw_fd()),
+            None => self.queues.first().map(|x| x.rx.fd().as_raw_fd()),
+        }
     }
 
     fn error(&self) -> Option<String> {
@@ -485,16 +651,22 @@ impl Port for AfXdpPort {
 
     fn named_counters(&self) -> Vec<(&'static str, u64)> {
         vec![
-            ("afxdp_tx_kick_busy", self.kick_busy),
+            ("afxdp_tx_kick_busy", self.tx.kick_busy),
             ("afxdp_fill_wakeups", self.wakeups),
+            ("afxdp_rx_csum_partial", self.rx_csum_partial),
+            ("afxdp_tx_csum_completed", self.offload.csum_completed),
+            ("afxdp_tx_gso_segmented", self.offload.gso_segmented_frames),
+            ("afxdp_tx_gso_segments", self.offload.gso_segments_out),
+            ("afxdp_tx_offload_drops", self.offload.drops()),
         ]
     }
 }
 
 impl Drop for AfXdpPort {
     fn drop(&mut self) {
-        // Socket and UMEM first, then make sure no program stays on the device.
-        self.xsk = None;
+        // Sockets and UMEMs first, then make sure no program stays on the device.
+        self.epoll = None;
+        self.queues.clear();
         if !self.link.vanished() {
             let _ = detach_xdp(self.link.ifindex());
         }

@@ -49,6 +49,11 @@ pub trait Port: Send + core::fmt::Debug {
     fn error(&self) -> Option<String> {
         None
     }
+    /// A remark for the interface's `status` column while the port works (e.g. why a
+    /// `type=afxdp` port fell back to AF_PACKET). Control path only.
+    fn note(&self) -> Option<String> {
+        None
+    }
     /// Backend-specific named counters (e.g. GRE drop reasons), for `coverage/show`:
     /// `(name, value)` pairs in a fixed order. Control path only; may allocate.
     fn named_counters(&self) -> Vec<(&'static str, u64)> {

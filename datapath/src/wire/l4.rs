@@ -139,7 +139,7 @@ pub fn locate(frame: &[u8]) -> Result<L4Location> {
     }
 }
 
-fn csum_field_offset(protocol: u8) -> Result<usize> {
+pub(crate) fn csum_field_offset(protocol: u8) -> Result<usize> {
     match protocol {
         proto::TCP => Ok(TCP_CSUM_OFFSET),
         proto::UDP => Ok(UDP_CSUM_OFFSET),
@@ -148,7 +148,7 @@ fn csum_field_offset(protocol: u8) -> Result<usize> {
 }
 
 /// The pseudo-header sum for the L4 segment at `loc`.
-fn pseudo_sum(frame: &[u8], loc: &L4Location) -> Result<u64> {
+pub(crate) fn pseudo_sum(frame: &[u8], loc: &L4Location) -> Result<u64> {
     let l3 = &frame[loc.l3_offset..];
     if loc.is_ipv4 {
         let ip = Ipv4Packet::new_checked(l3)?;
