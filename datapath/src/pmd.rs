@@ -365,7 +365,10 @@ impl Pmd {
     fn poll_once(&mut self) -> usize {
         let mut total = 0;
         for i in 0..self.rx_ports.len() {
-            let n = lock_port(&self.rx_ports[i].port).rx_burst(&mut self.pool, &mut self.batch);
+            // What the batch holds counts, not what rx_burst returned: nothing received may
+            // ever be left behind in it.
+            lock_port(&self.rx_ports[i].port).rx_burst(&mut self.pool, &mut self.batch);
+            let n = self.batch.len();
             if n == 0 {
                 continue;
             }

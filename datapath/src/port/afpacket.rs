@@ -7,10 +7,10 @@
 //! and only then is it bound to the ifindex with `ETH_P_ALL`. So every frame that arrives
 //! carries a vnet header.
 //!
-//! I/O is batched: `recvmmsg` receives up to a batch of frames, each into two iovecs (the
-//! 10-byte vnet header into a per-port scratch array, the frame into `Packet::rx_area`, which
-//! starts after the headroom); `sendmmsg` sends a batch with the header emitted from
-//! `meta.offload`. No allocation per packet or per burst (iovec/mmsghdr arrays live on the
+//! I/O is batched: the receive ring (below), or `recvmmsg`, which receives up to a batch of
+//! frames, each into two iovecs (the 10-byte vnet header into a per-port scratch array, the
+//! frame into `Packet::rx_area`, which starts after the headroom); `sendmmsg` sends a batch
+//! with the header emitted from `meta.offload`. No allocation per packet or per burst (iovec/mmsghdr arrays live on the
 //! stack). Frames larger than MTU + 18 that are not GSO are dropped and counted before the
 //! kernel sees them; the MTU is read at open, on `EMSGSIZE`, and on `refresh()`.
 //!
@@ -21,9 +21,15 @@
 //! merely down keeps its binding and resumes when it comes back up. `refresh()` rebinds a port
 //! whose device has reappeared under the same name.
 //!
-//! recvmmsg rather than a TPACKET_V3 ring: a ring would save one copy and a syscall per burst,
-//! but 64 KB GSO super-frames need huge ring blocks; the ring has not been measured yet, so
-//! the simpler recvmmsg path is kept (10.6 Gbit/s TCP through a two-port forwarder, release).
+//! Receive uses a `TPACKET_V2` ring with `PACKET_COPY_THRESH` (measured against recvmmsg and a
+//! `TPACKET_V3` ring; numbers in ARCHITECTURE.md, "AF_PACKET receive"). The kernel copies every
+//! frame of up to `RING_FRAME` bytes (MTU-sized frames) into a ring slot, so a burst of small
+//! frames costs no syscall at all. A frame too big for a slot (a 64 KB GSO super-frame) is
+//! queued whole on the socket as well, and its slot is marked `TP_STATUS_COPY`: rx then reads
+//! that one frame with `recvmsg` straight into a `Packet`, so big frames are still copied once
+//! and frame order is kept (the queue holds exactly the COPY slots' frames, in ring order).
+//! A ring slot that was cut short without a copy (socket buffer full) is a counted drop. If
+//! the ring cannot be set up, the port receives with `recvmmsg` only.
 //!
 //! Thread-safety: a port is owned by one PMD at a time (`Send`, not shared).
 
@@ -33,6 +39,7 @@ use super::{Port, PortStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE, MAX_FRAME};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 // <linux/if_packet.h>
 const PACKET_VNET_HDR: libc::c_int = 15;
@@ -65,6 +72,149 @@ struct CmsgBuf([u8; CMSG_BUF]);
 /// Socket buffer size asked for (root may exceed rmem_max): room for dozens of 64 KB frames.
 const SOCK_BUF: libc::c_int = 8 << 20;
 
+// <linux/if_packet.h>: the receive ring.
+const PACKET_RX_RING: libc::c_int = 5;
+const PACKET_COPY_THRESH: libc::c_int = 7;
+const PACKET_VERSION: libc::c_int = 10;
+const TPACKET_V2: libc::c_int = 1;
+const TP_STATUS_KERNEL: u32 = 0;
+const TP_STATUS_USER: u32 = 1;
+const TP_STATUS_COPY: u32 = 1 << 1;
+/// Ring slot size: the tpacket header, the kernel's alignment and the vnet header (`tp_mac`
+/// is about 106) plus a 1500-MTU frame with two VLAN tags. Bigger frames take the copy path.
+const RING_FRAME: u32 = 2048;
+/// Ring block size (the kernel allocates blocks as power-of-two page runs) and count:
+/// 2048 slots, 4 MB per port.
+const RING_BLOCK: u32 = 64 << 10;
+const RING_BLOCKS: u32 = 64;
+
+/// `struct tpacket_req`.
+#[repr(C)]
+struct TpacketReq {
+    tp_block_size: u32,
+    tp_block_nr: u32,
+    tp_frame_size: u32,
+    tp_frame_nr: u32,
+}
+
+/// `struct tpacket2_hdr`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct Tpacket2Hdr {
+    tp_status: u32,
+    tp_len: u32,
+    tp_snaplen: u32,
+    tp_mac: u16,
+    tp_net: u16,
+    tp_sec: u32,
+    tp_nsec: u32,
+    tp_vlan_tci: u16,
+    tp_vlan_tpid: u16,
+    tp_padding: [u8; 4],
+}
+
+/// A `TPACKET_V2` receive ring mapped from the socket: the kernel copies each frame (and its
+/// vnet header) into a slot and flips the slot's status to USER; rx copies it out into a
+/// `Packet` and hands the slot back.
+#[derive(Debug)]
+struct RxRing {
+    base: *mut u8,
+    len: usize,
+    frames: usize,
+    head: usize,
+}
+
+// SAFETY: the mapping is owned by this struct alone and only touched by the thread that owns
+// the port (ports are `Send`, never shared).
+unsafe impl Send for RxRing {}
+
+impl RxRing {
+    /// Set up the ring on `fd` (before it is bound) and map it.
+    fn open(fd: RawFd) -> io::Result<RxRing> {
+        setopt(fd, libc::SOL_PACKET, PACKET_VERSION, TPACKET_V2)?;
+        setopt(fd, libc::SOL_PACKET, PACKET_COPY_THRESH, 1)?;
+        let frames = (RING_BLOCK / RING_FRAME) * RING_BLOCKS;
+        let req = TpacketReq {
+            tp_block_size: RING_BLOCK,
+            tp_block_nr: RING_BLOCKS,
+            tp_frame_size: RING_FRAME,
+            tp_frame_nr: frames,
+        };
+        // SAFETY: `req` is a valid tpacket_req for the duration of the call.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_PACKET,
+                PACKET_RX_RING,
+                (&req as *const TpacketReq).cast(),
+                core::mem::size_of::<TpacketReq>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let len = (RING_BLOCK * RING_BLOCKS) as usize;
+        // SAFETY: mapping the ring the kernel just allocated for `fd`; checked below.
+        let base = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(RxRing {
+            base: base.cast(),
+            len,
+            frames: frames as usize,
+            head: 0,
+        })
+    }
+
+    /// Start of slot `i` (slots never straddle blocks: the block size is a multiple of the
+    /// slot size).
+    fn slot(&self, i: usize) -> *mut u8 {
+        // SAFETY: i < frames, so the offset is inside the mapping.
+        unsafe { self.base.add(i * RING_FRAME as usize) }
+    }
+
+    /// The status word of slot `i`, shared with the kernel.
+    fn status(&self, i: usize) -> &AtomicU32 {
+        // SAFETY: every slot starts with its u32 status, 16-aligned; the kernel and we only
+        // access it atomically.
+        unsafe { &*self.slot(i).cast::<AtomicU32>() }
+    }
+
+    /// Hand the `count` slots from the head back to the kernel and move the head past them.
+    fn release(&mut self, count: usize) {
+        for _ in 0..count {
+            self.status(self.head)
+                .store(TP_STATUS_KERNEL, Ordering::Release);
+            self.head = (self.head + 1) % self.frames;
+        }
+    }
+
+    /// Hand every slot back to the kernel (after the device vanished).
+    fn release_all(&mut self) {
+        for i in 0..self.frames {
+            self.status(i).store(TP_STATUS_KERNEL, Ordering::Release);
+        }
+        self.head = 0;
+    }
+}
+
+impl Drop for RxRing {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the region mapped in `open`, once.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
 /// A datapath port on an existing netdev, through an AF_PACKET socket.
 #[derive(Debug)]
 pub struct AfPacketPort {
@@ -77,6 +227,8 @@ pub struct AfPacketPort {
     /// `PACKET_AUXDATA`, and rx puts it back into the frame.
     rx_cmsg: [CmsgBuf; BATCH_SIZE],
     tx_hdrs: [[u8; VNET_HDR_LEN]; BATCH_SIZE],
+    /// A `TPACKET_V2` receive ring, when opened with one (see [`RxRing`]).
+    ring: Option<RxRing>,
 }
 
 fn bind(fd: RawFd, ifindex: u32) -> io::Result<()> {
@@ -142,6 +294,8 @@ impl AfPacketPort {
         // Best effort: bigger buffers only help under load.
         let _ = setopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, SOCK_BUF);
         let _ = setopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, SOCK_BUF);
+        // Without a ring (e.g. locked-memory limits), recvmmsg does the receiving.
+        let ring = RxRing::open(raw).ok();
         bind(raw, link.ifindex())?;
         Ok(AfPacketPort {
             fd,
@@ -151,7 +305,194 @@ impl AfPacketPort {
             rx_hdrs: [[0; VNET_HDR_LEN]; BATCH_SIZE],
             rx_cmsg: [CmsgBuf([0; CMSG_BUF]); BATCH_SIZE],
             tx_hdrs: [[0; VNET_HDR_LEN]; BATCH_SIZE],
+            ring,
         })
+    }
+
+    /// Receive up to `max` frames (and the batch's room) with one `recvmmsg`. Returns how many
+    /// frames were taken off the socket and how many of them went into `batch`.
+    fn rx_mmsg(&mut self, pool: &mut PacketPool, batch: &mut Batch, max: usize) -> (usize, usize) {
+        let mut slots: [Option<Packet>; BATCH_SIZE] = Default::default();
+        let mut k = 0;
+        while k < batch.room().min(max) {
+            let Some(p) = pool.get() else { break };
+            slots[k] = Some(p);
+            k += 1;
+        }
+        if k == 0 {
+            return (0, 0);
+        }
+        // SAFETY: iovec and mmsghdr are plain C structs; all-zero (null pointers) is valid.
+        let mut iov: [[libc::iovec; 2]; BATCH_SIZE] = unsafe { core::mem::zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; BATCH_SIZE] = unsafe { core::mem::zeroed() };
+        for (i, p) in slots[..k].iter_mut().flatten().enumerate() {
+            let area = p.rx_area();
+            iov[i][0] = libc::iovec {
+                iov_base: self.rx_hdrs[i].as_mut_ptr().cast(),
+                iov_len: VNET_HDR_LEN,
+            };
+            iov[i][1] = libc::iovec {
+                iov_base: area.as_mut_ptr().cast(),
+                iov_len: area.len().min(MAX_FRAME),
+            };
+            msgs[i].msg_hdr.msg_iov = iov[i].as_mut_ptr();
+            msgs[i].msg_hdr.msg_iovlen = 2;
+            msgs[i].msg_hdr.msg_control = self.rx_cmsg[i].0.as_mut_ptr().cast();
+            msgs[i].msg_hdr.msg_controllen = CMSG_BUF as _;
+        }
+        let got = match linux::recvmmsg_batch(self.fd.as_raw_fd(), &mut msgs[..k]) {
+            Ok(n) => n,
+            Err(e) => {
+                self.stats.rx_errors += 1;
+                self.on_error(e);
+                0
+            }
+        };
+        let mut n = 0;
+        for (i, slot) in slots[..k].iter_mut().enumerate() {
+            let Some(mut p) = slot.take() else { continue };
+            let len = msgs[i].msg_len as usize;
+            if i >= got {
+                pool.put(p);
+                continue;
+            }
+            if len < VNET_HDR_LEN || msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                self.stats.rx_errors += 1;
+                pool.put(p);
+                continue;
+            }
+            p.set_len(len - VNET_HDR_LEN);
+            p.meta.in_port = self.port_no;
+            p.meta.offload = vnet::parse(&self.rx_hdrs[i]);
+            n += self.accept(p, stripped_vlan(&msgs[i].msg_hdr), pool, batch);
+        }
+        (got, n)
+    }
+
+    /// Receive from the ring: every slot the kernel filled, up to the batch's room.
+    fn rx_ring(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize {
+        let mut n = 0;
+        // Without a free buffer the slot stays in the ring for the next burst (a COPY slot
+        // must be read together with its queued frame, or the two would fall out of step).
+        while batch.room() > 0 && pool.available() > 0 {
+            let Some(ring) = self.ring.as_ref() else {
+                break;
+            };
+            let head = ring.head;
+            let st = ring.status(head).load(Ordering::Acquire);
+            if st & TP_STATUS_USER == 0 {
+                break;
+            }
+            let slot = ring.slot(head);
+            let taken = if st & TP_STATUS_COPY != 0 {
+                // Too big for a slot: the whole frame waits on the socket queue, in order.
+                // Read it, and the big frames of the COPY slots right behind it, with one
+                // recvmmsg; then hand all those slots back.
+                let room = batch.room().min(pool.available());
+                let both = TP_STATUS_USER | TP_STATUS_COPY;
+                let mut k = 1;
+                while k < room
+                    && ring
+                        .status((head + k) % ring.frames)
+                        .load(Ordering::Acquire)
+                        & both
+                        == both
+                {
+                    k += 1;
+                }
+                let (consumed, pushed) = self.rx_mmsg(pool, batch, k);
+                n += pushed;
+                if consumed == 0 {
+                    // Cannot happen (the frame was queued before the slot was filled); give
+                    // the slot back rather than stall on it.
+                    self.stats.rx_errors += 1;
+                }
+                consumed.max(1)
+            } else {
+                // SAFETY: the slot is ours (status USER) until it is released below; it
+                // starts with a tpacket2_hdr.
+                let h = unsafe { core::ptr::read(slot.cast::<Tpacket2Hdr>()) };
+                n += self.take_slot(slot, &h, pool, batch);
+                1
+            };
+            if let Some(ring) = self.ring.as_mut() {
+                ring.release(taken);
+            }
+        }
+        n
+    }
+
+    /// Copy the frame of a filled ring slot into a packet of `batch`. Returns 1 if it was
+    /// added.
+    fn take_slot(
+        &mut self,
+        slot: *const u8,
+        h: &Tpacket2Hdr,
+        pool: &mut PacketPool,
+        batch: &mut Batch,
+    ) -> usize {
+        let (mac, snap) = (usize::from(h.tp_mac), h.tp_snaplen as usize);
+        if mac < VNET_HDR_LEN || mac + snap > RING_FRAME as usize {
+            self.stats.rx_errors += 1;
+            return 0;
+        }
+        if h.tp_snaplen < h.tp_len {
+            // Cut short and not copied: the socket buffer was full.
+            self.stats.rx_dropped += 1;
+            return 0;
+        }
+        let Some(mut p) = pool.get() else {
+            self.stats.rx_dropped += 1;
+            return 0;
+        };
+        // SAFETY: [mac - 10, mac + snap) lies inside this slot (checked above).
+        let (hdr, frame) = unsafe {
+            (
+                &*slot.add(mac - VNET_HDR_LEN).cast::<[u8; VNET_HDR_LEN]>(),
+                core::slice::from_raw_parts(slot.add(mac), snap),
+            )
+        };
+        p.set_frame(frame);
+        p.meta.in_port = self.port_no;
+        p.meta.offload = vnet::parse(hdr);
+        let vlan = (h.tp_status & TP_STATUS_VLAN_VALID != 0 || h.tp_vlan_tci != 0).then(|| {
+            let tpid = if h.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                h.tp_vlan_tpid
+            } else {
+                0x8100
+            };
+            (tpid, h.tp_vlan_tci)
+        });
+        self.accept(p, vlan, pool, batch)
+    }
+
+    /// Put a received frame (and the VLAN tag the kernel stripped from it) into `batch`,
+    /// counting it. Returns 1 if it was added.
+    fn accept(
+        &mut self,
+        mut p: Packet,
+        vlan: Option<(u16, u16)>,
+        pool: &mut PacketPool,
+        batch: &mut Batch,
+    ) -> usize {
+        if let Some((tpid, tci)) = vlan {
+            // The tag the kernel took off on receive goes back where it was.
+            if !crate::vlan::push_tag(&mut p, tpid, tci) {
+                self.stats.rx_errors += 1;
+                pool.put(p);
+                return 0;
+            }
+        }
+        self.stats.rx_packets += 1;
+        self.stats.rx_bytes += p.len() as u64;
+        match batch.push(p) {
+            Ok(()) => 1,
+            Err(p) => {
+                pool.put(p);
+                0
+            }
+        }
     }
 
     /// The datapath port number given at open.
@@ -216,6 +557,9 @@ impl AfPacketPort {
                 break;
             }
         }
+        if let Some(ring) = self.ring.as_mut() {
+            ring.release_all();
+        }
         let mut err: libc::c_int = 0;
         let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
         // SAFETY: SO_ERROR writes one int into `err`; `len` holds its size.
@@ -240,75 +584,11 @@ impl Port for AfPacketPort {
         if self.link.vanished() {
             return 0;
         }
-        let mut slots: [Option<Packet>; BATCH_SIZE] = Default::default();
-        let mut k = 0;
-        while k < batch.room() {
-            let Some(p) = pool.get() else { break };
-            slots[k] = Some(p);
-            k += 1;
+        if self.ring.is_some() {
+            self.rx_ring(pool, batch)
+        } else {
+            self.rx_mmsg(pool, batch, BATCH_SIZE).1
         }
-        if k == 0 {
-            return 0;
-        }
-        // SAFETY: iovec and mmsghdr are plain C structs; all-zero (null pointers) is valid.
-        let mut iov: [[libc::iovec; 2]; BATCH_SIZE] = unsafe { core::mem::zeroed() };
-        // SAFETY: as above.
-        let mut msgs: [libc::mmsghdr; BATCH_SIZE] = unsafe { core::mem::zeroed() };
-        for (i, p) in slots[..k].iter_mut().flatten().enumerate() {
-            let area = p.rx_area();
-            iov[i][0] = libc::iovec {
-                iov_base: self.rx_hdrs[i].as_mut_ptr().cast(),
-                iov_len: VNET_HDR_LEN,
-            };
-            iov[i][1] = libc::iovec {
-                iov_base: area.as_mut_ptr().cast(),
-                iov_len: area.len().min(MAX_FRAME),
-            };
-            msgs[i].msg_hdr.msg_iov = iov[i].as_mut_ptr();
-            msgs[i].msg_hdr.msg_iovlen = 2;
-            msgs[i].msg_hdr.msg_control = self.rx_cmsg[i].0.as_mut_ptr().cast();
-            msgs[i].msg_hdr.msg_controllen = CMSG_BUF as _;
-        }
-        let got = match linux::recvmmsg_batch(self.fd.as_raw_fd(), &mut msgs[..k]) {
-            Ok(n) => n,
-            Err(e) => {
-                self.stats.rx_errors += 1;
-                self.on_error(e);
-                0
-            }
-        };
-        let mut n = 0;
-        for (i, slot) in slots[..k].iter_mut().enumerate() {
-            let Some(mut p) = slot.take() else { continue };
-            let len = msgs[i].msg_len as usize;
-            if i >= got {
-                pool.put(p);
-                continue;
-            }
-            if len < VNET_HDR_LEN || msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
-                self.stats.rx_errors += 1;
-                pool.put(p);
-                continue;
-            }
-            p.set_len(len - VNET_HDR_LEN);
-            p.meta.in_port = self.port_no;
-            p.meta.offload = vnet::parse(&self.rx_hdrs[i]);
-            if let Some((tpid, tci)) = stripped_vlan(&msgs[i].msg_hdr) {
-                // The tag the kernel took off on receive goes back where it was.
-                if !crate::vlan::push_tag(&mut p, tpid, tci) {
-                    self.stats.rx_errors += 1;
-                    pool.put(p);
-                    continue;
-                }
-            }
-            self.stats.rx_packets += 1;
-            self.stats.rx_bytes += (len - VNET_HDR_LEN) as u64;
-            match batch.push(p) {
-                Ok(()) => n += 1,
-                Err(p) => pool.put(p),
-            }
-        }
-        n
     }
 
     fn tx_burst(&mut self, batch: &mut Batch, pool: &mut PacketPool) -> usize {
