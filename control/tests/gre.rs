@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Rvsd, TempDir};
+use common::{suite, Rvsd, TempDir};
 use rvs_datapath::wire::gre::GreHeader;
 use rvs_datapath::wire::ipv4::{proto, Ipv4Packet};
 use rvs_datapath::wire::{EtherType, EthernetFrame};
@@ -134,60 +134,26 @@ fn ping(from: &Netns, to: &str) -> bool {
 
 /// 10 MB over HTTP from `server` to `client`, compared by sha256; no bad TCP checksums.
 fn http_transfer(client: &Netns, server: &Netns, server_ip: &str, what: &str) {
-    let www = TempDir::new("gwww");
-    let data: Vec<u8> = (0..10 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    std::fs::write(www.0.join("blob"), &data).unwrap();
     server.exec(["nstat", "-n"]);
     client.exec(["nstat", "-n"]);
-    let _http = server.spawn([
-        "python3",
-        "-m",
-        "http.server",
-        "8088",
-        "--bind",
-        server_ip,
-        "--directory",
-        &www.0.display().to_string(),
-    ]);
-    let url = format!("http://{server_ip}:8088/blob");
-    let up = client.wait_until(Duration::from_secs(10), |c| {
-        c.try_exec([
-            "curl",
-            "-sf",
-            "-m",
-            "5",
-            "-o",
-            "/dev/null",
-            "-r",
-            "0-99",
-            &url,
-        ])
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-    });
-    assert!(up, "{what}: http server not reachable");
-    let t = std::time::Instant::now();
-    let got = client.exec(["sh", "-c", &format!("curl -sf -m 60 {url} | sha256sum")]);
-    let secs = t.elapsed().as_secs_f64();
-    let want = rvs_testkit::run(["sha256sum", &www.0.join("blob").display().to_string()]);
-    assert_eq!(
-        got.split_whitespace().next(),
-        want.split_whitespace().next(),
-        "{what}: sha256 of the 10 MB transfer"
-    );
+    let secs = suite::http_download(what, client, server, server_ip);
     eprintln!(
         "{what}: 10 MB in {secs:.2} s ({:.0} Mbit/s)",
         80.0 / secs.max(1e-9)
     );
-    for (n, ns) in [("server", server), ("client", client)] {
-        assert_eq!(
-            ns.nstat("TcpInCsumErrors").unwrap_or(0),
-            0,
-            "{what}: {n} saw bad TCP checksums"
-        );
-    }
+    suite::assert_no_tcp_csum_errors(what, &[("server", server), ("client", client)]);
+}
+
+/// The receiving rvs coalesced the transfers' TCP segments (software GRO) before handing them
+/// to its container; the sha256 checks of those transfers prove the merged frames intact.
+fn assert_gro_merged(rvsd: &Rvsd, what: &str) {
+    let cov = rvsd.appctl_ok(&["coverage/show"]);
+    let supers = coverage_value(&cov, "gre_rx_gro_superframes").unwrap_or(0);
+    let segs = coverage_value(&cov, "gre_rx_gro_segments").unwrap_or(0);
+    assert!(
+        supers > 0 && segs >= 2 * supers,
+        "{what}: GRO {supers} super-frames from {segs} segments\n{cov}"
+    );
 }
 
 /// iperf3 for 2 s from `client` to `server_ip` (or reversed); returns Gbit/s.
@@ -363,15 +329,7 @@ fn gre_between_two_rvsd_hosts() {
                 "{what}: PMTU cache: {r}"
             );
         }
-        // The receiving side coalesced the transfer's segments (software GRO) before
-        // handing them to the container: the sha256 above proves the merged frames intact.
-        let cov = pair.rvsd1().appctl_ok(&["coverage/show"]);
-        let supers = coverage_value(&cov, "gre_rx_gro_superframes").unwrap_or(0);
-        let segs = coverage_value(&cov, "gre_rx_gro_segments").unwrap_or(0);
-        assert!(
-            supers > 0 && segs >= 2 * supers,
-            "{what}: GRO {supers} super-frames from {segs} segments\n{cov}"
-        );
+        assert_gro_merged(pair.rvsd1(), what);
         let fwd = iperf(&pair.h1.container, &pair.h2.container, C2, false);
         let rev = iperf(&pair.h1.container, &pair.h2.container, C2, true);
         eprintln!(
@@ -757,15 +715,7 @@ fn gre_interop_with_real_ovs() {
         );
         http_transfer(&pair.h1.container, &pair.h2.container, C2, what);
         http_transfer(&pair.h2.container, &pair.h1.container, C1, what);
-        // The receiving side coalesced the transfer's segments (software GRO) before
-        // handing them to the container: the sha256 above proves the merged frames intact.
-        let cov = pair.rvsd1().appctl_ok(&["coverage/show"]);
-        let supers = coverage_value(&cov, "gre_rx_gro_superframes").unwrap_or(0);
-        let segs = coverage_value(&cov, "gre_rx_gro_segments").unwrap_or(0);
-        assert!(
-            supers > 0 && segs >= 2 * supers,
-            "{what}: GRO {supers} super-frames from {segs} segments\n{cov}"
-        );
+        assert_gro_merged(pair.rvsd1(), what);
         let fwd = iperf(&pair.h1.container, &pair.h2.container, C2, false);
         let rev = iperf(&pair.h1.container, &pair.h2.container, C2, true);
         eprintln!(

@@ -379,10 +379,18 @@ impl Fdb {
             let slot = match (0..SLOTS).find(|&i| b.keys[i].load(Relaxed) == 0) {
                 Some(i) => Some(i),
                 None => {
-                    // Bucket full: evict its oldest dynamic entry.
+                    // Bucket full: evict a dynamic entry of the port with the most entries
+                    // (the oldest of them), as the table-wide eviction does: a MAC flood on
+                    // one port must not push out the hosts of the other ports.
                     let victim = (0..SLOTS)
                         .filter(|&i| !val_static(b.vals[i].load(Relaxed)))
-                        .min_by_key(|&i| val_seen(b.vals[i].load(Relaxed)));
+                        .min_by_key(|&i| {
+                            let v = b.vals[i].load(Relaxed);
+                            (
+                                core::cmp::Reverse(self.port_count(val_port(v))),
+                                val_seen(v),
+                            )
+                        });
                     if let Some(i) = victim {
                         self.remove_slot_locked(b, i);
                         self.evicted.fetch_add(1, Relaxed);
@@ -670,6 +678,27 @@ mod tests {
         assert_eq!(f.lookup(0, mac(1)), Some(1));
         assert!(f.stats().evicted >= 20);
         assert!(f.port_count(3) <= 6);
+    }
+
+    #[test]
+    fn a_full_bucket_gives_way_on_the_flooding_port_not_an_older_host() {
+        let f = Fdb::new(8192);
+        let host = mac(1);
+        let home = f.bucket(make_key(0, host)) as *const Bucket;
+        // MACs that land in the host's bucket, enough to overfill it.
+        let same: Vec<MacAddr> = (1000..1_000_000u32)
+            .map(mac)
+            .filter(|m| core::ptr::eq(f.bucket(make_key(0, *m)), home))
+            .take(SLOTS + 3)
+            .collect();
+        assert_eq!(same.len(), SLOTS + 3);
+        f.learn(0, host, 2, 0);
+        // A flood on port 1, every MAC newer than the host's entry.
+        for (t, m) in same.iter().enumerate() {
+            f.learn(0, *m, 1, 10 + t as u32);
+        }
+        assert_eq!(f.lookup(0, host), Some(2), "the host on port 2 stays");
+        assert!(f.stats().evicted >= 3);
     }
 
     #[test]
