@@ -10,8 +10,8 @@
 //! I/O is batched: the receive ring (below), or `recvmmsg`, which receives up to a batch of
 //! frames, each into two iovecs (the 10-byte vnet header into a per-port scratch array, the
 //! frame into `Packet::rx_area`, which starts after the headroom); `sendmmsg` sends a batch
-//! with the header emitted from `meta.offload`. No allocation per packet or per burst (iovec/mmsghdr arrays live on the
-//! stack). Frames larger than MTU + 18 that are not GSO are dropped and counted before the
+//! with the header emitted from `meta.offload`. No allocation per packet or per burst
+//! (iovec/mmsghdr arrays live on the stack). Frames larger than MTU + 18 that are not GSO are dropped and counted before the
 //! kernel sees them; the MTU is read at open, on `EMSGSIZE`, and on `refresh()`.
 //!
 //! When the device vanishes (`ENODEV`/`ENXIO`/`ENETDOWN` and the name no longer resolves to the
@@ -26,8 +26,9 @@
 //! frame of up to `RING_FRAME` bytes (MTU-sized frames) into a ring slot, so a burst of small
 //! frames costs no syscall at all. A frame too big for a slot (a 64 KB GSO super-frame) is
 //! queued whole on the socket as well, and its slot is marked `TP_STATUS_COPY`: rx then reads
-//! that one frame with `recvmsg` straight into a `Packet`, so big frames are still copied once
-//! and frame order is kept (the queue holds exactly the COPY slots' frames, in ring order).
+//! the frames of a run of COPY slots with one `recvmmsg` straight into `Packet`s, so big
+//! frames are still copied once and frame order is kept (the queue holds exactly the COPY
+//! slots' frames, in ring order). The ring's memory is 4 MB of kernel pages per port.
 //! A ring slot that was cut short without a copy (socket buffer full) is a counted drop. If
 //! the ring cannot be set up, the port receives with `recvmmsg` only.
 //!
