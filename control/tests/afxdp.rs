@@ -153,16 +153,7 @@ fn afxdp_on_a_tap_device() {
     });
     lan.sw.exec(["ip", "link", "set", &eth, "netns", vm.name()]);
     vm.set_addr(&eth, "10.77.23.40/24");
-    lan.rvsd.vsctl_ok(&[
-        "add-port",
-        "br0",
-        &tap,
-        "--",
-        "set",
-        "interface",
-        &tap,
-        "type=afxdp",
-    ]);
+    lan.rvsd.add_port("br0", &tap, "afxdp", &[]);
     assert_afxdp(&lan);
     assert_afxdp_port(&lan, &tap);
     let stop = AtomicBool::new(false);
@@ -258,17 +249,7 @@ fn afxdp_n_rxq_opens_one_socket_per_queue_or_says_why_not() {
     lan.sw.link_up(&p);
     c.set_addr("eth0", "10.77.25.50/24");
     // More queues than the device has: a clear error, no fallback, no traffic.
-    lan.rvsd.vsctl_ok(&[
-        "add-port",
-        "br0",
-        &p,
-        "--",
-        "set",
-        "interface",
-        &p,
-        "type=afxdp",
-        "options:n_rxq=4",
-    ]);
+    lan.rvsd.add_port("br0", &p, "afxdp", &["options:n_rxq=4"]);
     let err = lan.rvsd.vsctl_ok(&["get", "interface", &p, "error"]);
     assert!(
         err.contains("n_rxq=4 but") && err.contains("has only 2 receive queue(s)"),

@@ -97,16 +97,7 @@ fn concurrent_clients_leave_a_consistent_config() {
         for n in &names {
             let rvsd = &rvsd;
             s.spawn(move || {
-                rvsd.vsctl_ok(&[
-                    "add-port",
-                    "br0",
-                    n,
-                    "--",
-                    "set",
-                    "interface",
-                    n,
-                    "type=internal",
-                ]);
+                rvsd.add_port("br0", n, "internal", &[]);
             });
         }
     });

@@ -156,6 +156,18 @@ impl Rvsd {
     }
 
     /// ovs-vsctl that must succeed; returns stdout.
+    /// `ovs-vsctl add-port BRIDGE NAME`, with `-- set interface NAME type=TY SETTINGS...` when
+    /// `ty` is not empty (e.g. `"internal"`, `"afxdp"`; settings such as `"options:n_rxq=2"`).
+    pub fn add_port(&self, bridge: &str, name: &str, ty: &str, settings: &[&str]) -> String {
+        let t = format!("type={ty}");
+        let mut args = vec!["add-port", bridge, name];
+        if !ty.is_empty() {
+            args.extend(["--", "set", "interface", name, t.as_str()]);
+            args.extend(settings);
+        }
+        self.vsctl_ok(&args)
+    }
+
     pub fn vsctl_ok(&self, args: &[&str]) -> String {
         let o = self.vsctl(args);
         assert!(
@@ -233,12 +245,7 @@ impl Lan {
             let p = unique_ifname("p");
             sw.add_veth(&p, &c, "eth0");
             c.set_addr("eth0", &format!("10.77.{subnet}.{}/24", 10 + i));
-            if ty.is_empty() {
-                rvsd.vsctl_ok(&["add-port", "br0", &p]);
-            } else {
-                let t = format!("type={ty}");
-                rvsd.vsctl_ok(&["add-port", "br0", &p, "--", "set", "interface", &p, &t]);
-            }
+            rvsd.add_port("br0", &p, ty, &[]);
             containers.push(c);
             ports.push(p);
         }

@@ -169,16 +169,7 @@ pub fn assert_no_tcp_csum_errors(name: &str, hosts: &[(&str, &Netns)]) {
 pub fn internal_port_in_netns(lan: &Lan, addr: &str) -> (Netns, String) {
     let ns = Netns::new("ct");
     let tap = rvs_testkit::unique_ifname("int");
-    lan.rvsd.vsctl_ok(&[
-        "add-port",
-        "br0",
-        &tap,
-        "--",
-        "set",
-        "interface",
-        &tap,
-        "type=internal",
-    ]);
+    lan.rvsd.add_port("br0", &tap, "internal", &[]);
     assert!(lan.sw.wait_until(Duration::from_secs(5), |ns| ns
         .try_exec(["ip", "link", "show", &tap])
         .map(|o| o.status.success())
