@@ -10,22 +10,25 @@
 //! again by `offload::prepare_tx`.
 //!
 //! Rules (the ones Linux's `tcp_gro_receive` applies, narrowed to what is simple to prove):
-//! - only untouched IPv4/TCP frames (no offload metadata, IHL 5, not a fragment), with a
-//!   valid IPv4 header checksum and a valid TCP checksum: a merged frame goes out with a
-//!   partial checksum the receiver trusts, so nothing unverified is ever merged;
+//! - only untouched TCP frames (no offload metadata) over IPv4 (IHL 5, not a fragment, valid
+//!   header checksum) or IPv6 (no extension headers), with a valid TCP checksum: a merged
+//!   frame goes out with a partial checksum the receiver trusts, so nothing unverified is
+//!   ever merged;
 //! - only adjacent frames of the same burst, from the same port and tunnel, whose L2 header,
-//!   TOS, flags/TTL/protocol, addresses, ports, ACK number, window, urgent pointer and TCP
-//!   options (timestamps included) are byte-identical, with flags ACK or ACK|PSH;
-//! - the sequence number continues the run exactly, the IP id is the next one (or DF is set),
+//!   IP header (but for lengths, the IPv4 id and checksum), ports, ACK number, window, urgent
+//!   pointer and TCP options (timestamps included) are byte-identical, with flags ACK or
+//!   ACK|PSH;
+//! - the sequence number continues the run exactly, the IPv4 id is the next one (or DF is set),
 //!   every segment but the last carries exactly the first segment's payload size (the MSS),
 //!   and a shorter segment or PSH ends the run;
-//! - the result never exceeds 64 KB of IP packet nor the buffer.
+//! - the result never exceeds 64 KB of IP packet (IPv6: of payload) nor the buffer.
 //!
-//! Frames that break a rule are forwarded unchanged, in order. IPv6 is not coalesced (yet).
+//! Frames that break a rule are forwarded unchanged, in order.
 //! No allocation; the absorbed buffers go back to the pool. Owned by one PMD (not shared).
 
-use crate::packet::{Batch, Offload, Packet, PacketPool, GSO_TCPV4};
+use crate::packet::{Batch, Offload, Packet, PacketPool, GSO_TCPV4, GSO_TCPV6};
 use crate::wire::ipv4::{self, proto, Ipv4Packet};
+use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::l4::{tcp_flags, TCP_CSUM_OFFSET, TCP_MIN_HEADER_LEN};
 use crate::wire::{be16, be32, checksum, put16, EtherType, EthernetFrame};
 
@@ -51,6 +54,8 @@ struct Run {
     /// Payload bytes of the first segment: every segment but the last has exactly this.
     mss: usize,
     next_seq: u32,
+    /// IPv6 (no id, no header checksum) rather than IPv4.
+    v6: bool,
     first_id: u16,
     df: bool,
     segs: u16,
@@ -58,30 +63,43 @@ struct Run {
     open: bool,
 }
 
-/// The layout of `frame` when it is a coalescible IPv4/TCP data segment, checksums verified.
+/// The layout of `frame` when it is a coalescible TCP data segment over IPv4 or IPv6,
+/// checksums verified.
 fn eligible(p: &Packet) -> Option<Run> {
     if p.meta.offload != Offload::default() {
         return None;
     }
     let f = p.data();
     let l2 = EthernetFrame::new_checked(f).ok()?.parse_l2().ok()?;
-    if l2.ethertype != EtherType::IPV4 {
-        return None;
-    }
     let l3 = l2.l3_offset;
-    let ip = Ipv4Packet::new_checked(&f[l3..]).ok()?;
-    if f[l3] != 0x45 || ip.protocol() != proto::TCP || ip.frag_word() & 0x3fff != 0 {
-        return None;
-    }
-    if l3 + usize::from(ip.total_len()) != f.len() || !ip.verify_checksum() {
-        return None;
-    }
-    let l4 = l3 + ipv4::MIN_HEADER_LEN;
+    let (l4, first_id, df) = match l2.ethertype {
+        EtherType::IPV4 => {
+            let ip = Ipv4Packet::new_checked(&f[l3..]).ok()?;
+            if f[l3] != 0x45 || ip.protocol() != proto::TCP || ip.frag_word() & 0x3fff != 0 {
+                return None;
+            }
+            if l3 + usize::from(ip.total_len()) != f.len() || !ip.verify_checksum() {
+                return None;
+            }
+            (l3 + ipv4::MIN_HEADER_LEN, ip.ident(), ip.dont_frag())
+        }
+        EtherType::IPV6 => {
+            let ip = Ipv6Packet::new_checked(&f[l3..]).ok()?;
+            // TCP right after the fixed header (no extension headers).
+            let l4 = l3 + ipv6::HEADER_LEN;
+            if ip.next_header() != proto::TCP || l4 + usize::from(ip.payload_len()) != f.len() {
+                return None;
+            }
+            (l4, 0, true)
+        }
+        _ => return None,
+    };
     let hdr = l4 + usize::from(*f.get(l4 + 12)? >> 4) * 4;
     if hdr - l4 < TCP_MIN_HEADER_LEN || hdr >= f.len() || !flags_ok(f[l4 + 13]) {
         return None;
     }
-    if !tcp_checksum_ok(f, l3, l4) {
+    let v6 = l2.ethertype == EtherType::IPV6;
+    if !tcp_checksum_ok(f, l3, l4, v6) {
         return None;
     }
     Some(Run {
@@ -90,8 +108,9 @@ fn eligible(p: &Packet) -> Option<Run> {
         hdr,
         mss: f.len() - hdr,
         next_seq: be32(f, l4 + 4).wrapping_add((f.len() - hdr) as u32),
-        first_id: ip.ident(),
-        df: ip.dont_frag(),
+        v6,
+        first_id,
+        df,
         segs: 1,
         open: f[l4 + 13] & tcp_flags::PSH == 0,
     })
@@ -101,15 +120,23 @@ fn flags_ok(flags: u8) -> bool {
     flags == tcp_flags::ACK || flags == tcp_flags::ACK | tcp_flags::PSH
 }
 
-/// Verify the TCP checksum of the segment `f[l4..]` (IPv4 addresses at `l3`).
-fn tcp_checksum_ok(f: &[u8], l3: usize, l4: usize) -> bool {
-    let ph = pseudo_sum(f, l3, f.len() - l4);
+/// Verify the TCP checksum of the segment `f[l4..]` (IP header at `l3`).
+fn tcp_checksum_ok(f: &[u8], l3: usize, l4: usize, v6: bool) -> bool {
+    let ph = pseudo_sum(f, l3, f.len() - l4, v6);
     checksum::fold(checksum::sum(ph, &f[l4..])) == 0xffff
 }
 
-fn pseudo_sum(f: &[u8], l3: usize, l4_len: usize) -> u64 {
-    let addr = |o: usize| core::net::Ipv4Addr::new(f[o], f[o + 1], f[o + 2], f[o + 3]);
-    ipv4::pseudo_header_sum(addr(l3 + 12), addr(l3 + 16), proto::TCP, l4_len)
+fn pseudo_sum(f: &[u8], l3: usize, l4_len: usize, v6: bool) -> u64 {
+    if v6 {
+        let addr = |o: usize| {
+            let b: [u8; 16] = f[o..o + 16].try_into().unwrap_or([0; 16]);
+            core::net::Ipv6Addr::from(b)
+        };
+        ipv6::pseudo_header_sum(addr(l3 + 8), addr(l3 + 24), proto::TCP, l4_len)
+    } else {
+        let addr = |o: usize| core::net::Ipv4Addr::new(f[o], f[o + 1], f[o + 2], f[o + 3]);
+        ipv4::pseudo_header_sum(addr(l3 + 12), addr(l3 + 16), proto::TCP, l4_len)
+    }
 }
 
 /// Append `cand` to `head` when it continues `run`; true when it was absorbed.
@@ -126,10 +153,15 @@ fn try_append(head: &mut Packet, run: &mut Run, cand: &Packet) -> bool {
     if c.len() <= hdr || h[..l3] != c[..l3] {
         return false;
     }
-    // IPv4: version/IHL + TOS, flags/fragment + TTL + protocol, addresses.
-    let same_ip = h[l3..l3 + 2] == c[l3..l3 + 2]
-        && h[l3 + 6..l3 + 10] == c[l3 + 6..l3 + 10]
-        && h[l3 + 12..l3 + 20] == c[l3 + 12..l3 + 20];
+    let same_ip = if run.v6 {
+        // IPv6: version/traffic class/flow label, next header + hop limit, addresses.
+        h[l3..l3 + 4] == c[l3..l3 + 4] && h[l3 + 6..l4] == c[l3 + 6..l4]
+    } else {
+        // IPv4: version/IHL + TOS, flags/fragment + TTL + protocol, addresses.
+        h[l3..l3 + 2] == c[l3..l3 + 2]
+            && h[l3 + 6..l3 + 10] == c[l3 + 6..l3 + 10]
+            && h[l3 + 12..l3 + 20] == c[l3 + 12..l3 + 20]
+    };
     // TCP: ports; ACK number; data offset; window + (skip checksum) urgent + options.
     let same_tcp = h[l4..l4 + 4] == c[l4..l4 + 4]
         && h[l4 + 8..l4 + 13] == c[l4 + 8..l4 + 13]
@@ -139,17 +171,20 @@ fn try_append(head: &mut Packet, run: &mut Run, cand: &Packet) -> bool {
         return false;
     }
     let payload = c.len() - hdr;
+    // The length field (IPv4 total length, IPv6 payload length) must describe the frame, and
+    // the merged packet must still fit it.
+    let (len_field, len_base) = if run.v6 { (l3 + 4, l4) } else { (l3 + 2, l3) };
     let id_ok = run.df || be16(c, l3 + 4) == run.first_id.wrapping_add(run.segs);
     if be32(c, l4 + 4) != run.next_seq
         || payload > run.mss
         || !id_ok
-        || usize::from(be16(c, l3 + 2)) != c.len() - l3
-        || h.len() + payload - l3 > IP_MAX
+        || usize::from(be16(c, len_field)) != c.len() - len_base
+        || h.len() + payload - len_base > IP_MAX
     {
         return false;
     }
-    let ip_ok = Ipv4Packet::new_checked(&c[l3..]).is_ok_and(|ip| ip.verify_checksum());
-    if !ip_ok || !tcp_checksum_ok(c, l3, l4) {
+    let ip_ok = run.v6 || Ipv4Packet::new_checked(&c[l3..]).is_ok_and(|ip| ip.verify_checksum());
+    if !ip_ok || !tcp_checksum_ok(c, l3, l4, run.v6) {
         return false;
     }
     let flags = c[l4 + 13];
@@ -172,16 +207,20 @@ fn finish(head: &mut Packet, run: &Run, c: &mut GroCounters) {
     }
     let len = head.len();
     let f = head.data_mut();
-    put16(f, run.l3 + 2, (len - run.l3) as u16);
-    if let Ok(mut ip) = Ipv4Packet::new_checked(&mut f[run.l3..]) {
-        ip.fill_checksum();
+    if run.v6 {
+        put16(f, run.l3 + 4, (len - run.l4) as u16);
+    } else {
+        put16(f, run.l3 + 2, (len - run.l3) as u16);
+        if let Ok(mut ip) = Ipv4Packet::new_checked(&mut f[run.l3..]) {
+            ip.fill_checksum();
+        }
     }
-    let partial = checksum::fold(pseudo_sum(f, run.l3, len - run.l4));
+    let partial = checksum::fold(pseudo_sum(f, run.l3, len - run.l4, run.v6));
     put16(f, run.l4 + TCP_CSUM_OFFSET, partial);
     head.meta.offload = Offload {
         needs_csum: true,
         data_valid: false,
-        gso_type: GSO_TCPV4,
+        gso_type: if run.v6 { GSO_TCPV6 } else { GSO_TCPV4 },
         hdr_len: run.hdr as u16,
         gso_size: run.mss as u16,
         csum_start: run.l4 as u16,
@@ -311,6 +350,82 @@ mod tests {
         let mut pool = PacketPool::new(8);
         prepare_tx(
             p,
+            false,
+            &mut pool,
+            &mut OffloadCounters::default(),
+            &mut |s, _| again.push(s.data().to_vec()),
+        );
+        assert_eq!(again, want);
+    }
+
+    /// An Ethernet/IPv6/TCP frame (timestamps option) carrying `payload` bytes, checksum
+    /// filled.
+    fn tcp6_frame(payload: usize) -> Vec<u8> {
+        let (l3, l4, th) = (14, 54, 32);
+        let mut f = vec![0u8; l4 + th + payload];
+        crate::wire::ethernet::emit(
+            &mut f,
+            crate::wire::MacAddr([2, 0, 0, 0, 0, 2]),
+            crate::wire::MacAddr([2, 0, 0, 0, 0, 1]),
+            EtherType::IPV6,
+        );
+        crate::wire::ipv6::Ipv6Repr {
+            src: "fd00::1".parse().unwrap(),
+            dst: "fd00::2".parse().unwrap(),
+            next_header: proto::TCP,
+            hop_limit: 64,
+            payload_len: th + payload,
+        }
+        .emit(&mut f[l3..]);
+        put16(&mut f, l4, 40000);
+        put16(&mut f, l4 + 2, 5201);
+        put32(&mut f, l4 + 4, 0xffff_ff00);
+        put32(&mut f, l4 + 8, 77);
+        f[l4 + 12] = 8 << 4;
+        f[l4 + 13] = tcp_flags::ACK | tcp_flags::PSH;
+        f[l4 + 20..l4 + 32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 1, 0, 0, 0, 2, 0]);
+        for (i, b) in f[l4 + th..].iter_mut().enumerate() {
+            *b = (i * 13) as u8;
+        }
+        l4::fill(&mut f).unwrap();
+        f
+    }
+
+    #[test]
+    fn ipv6_segments_merge_and_cut_back_identically() {
+        let original = tcp6_frame(10 * 1428 + 7);
+        let mut p = Packet::from_bytes(&original);
+        p.meta.offload = Offload {
+            gso_type: crate::packet::GSO_TCPV6,
+            gso_size: 1428,
+            ..Offload::default()
+        };
+        let mut pool = PacketPool::new(32);
+        let mut segs = Vec::new();
+        prepare_tx(
+            p,
+            false,
+            &mut pool,
+            &mut OffloadCounters::default(),
+            &mut |s, _| segs.push(s),
+        );
+        assert_eq!(segs.len(), 11);
+        let want: Vec<Vec<u8>> = segs.iter().map(|p| p.data().to_vec()).collect();
+        let mut b = batch_of(segs);
+        let c = run(&mut b);
+        assert_eq!((c.superframes, c.segments, b.len()), (1, 11, 1));
+        let m = b.pop().unwrap();
+        let o = m.meta.offload;
+        assert_eq!(
+            (o.gso_type, o.gso_size, o.csum_start, o.hdr_len),
+            (GSO_TCPV6, 1428, 54, 86)
+        );
+        let mut full = m.data().to_vec();
+        l4::complete_partial(&mut full, 54, 16).unwrap();
+        assert_eq!(full, original, "the super-frame TSO started from");
+        let mut again = Vec::new();
+        prepare_tx(
+            m,
             false,
             &mut pool,
             &mut OffloadCounters::default(),

@@ -147,8 +147,8 @@ fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, len: usize) -> Vec<u8> {
     f
 }
 
-/// `gro`: bursts cut at real MSS values (1448 with timestamps, 1460, a jumbo 8948), with and
-/// without DF and a VLAN tag; then the same with a corrupted segment, a corrupted but
+/// `gro`: bursts cut at real MSS values (1448 with timestamps, 1460, a jumbo 8948; IPv6 1428
+/// and 1440), with and without DF and a VLAN tag; then the same with a corrupted segment, a corrupted but
 /// re-checksummed one, and a missing one.
 fn seed_gro(w: &mut Writer) {
     for (opts, payload, mss) in [
@@ -156,6 +156,8 @@ fn seed_gro(w: &mut Writer) {
         (0, 31 * 1460, 1460),
         (1 | 2, 60_000, 8948),
         (1 | 4, 500, 1448),
+        (4 | 8, 20 * 1428 + 9, 1428),
+        (2 | 8, 31 * 1440, 1440),
     ] {
         let mut v = vec![opts];
         v.extend_from_slice(&(payload as u16).to_le_bytes());

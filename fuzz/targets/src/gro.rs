@@ -1,7 +1,7 @@
 //! Target `gro`: receive coalescing (`rvs_datapath::gro::coalesce`) of a burst of TCP
 //! segments that a remote host controls (GRE receive feeds it).
 //!
-//! Input: one byte of options (DF, a VLAN tag, TCP timestamp options), the total payload
+//! Input: one byte of options (DF, a VLAN tag, TCP timestamp options, IPv6), the total payload
 //! and the MSS (16 bits each), then mutations of 4 bytes each: segment, offset (its top bit
 //! asks for the checksums to be recomputed afterwards, so a mutation can look valid), and an
 //! XOR value (zero removes the segment). The segments are cut from one super-frame by the
@@ -11,14 +11,18 @@
 //! to their inputs, in order; a merged frame is a TCPv4 GSO frame that the software TSO cuts
 //! back into exactly the inputs it absorbed (byte for byte, checksums included, so nothing
 //! with a bad checksum was merged), except the IPv4 id and header checksum when DF is set.
+//! IPv6 merged frames must come back byte for byte.
 
 use crate::input::Input;
 use core::net::Ipv4Addr;
 use rvs_datapath::gro::{self, GroCounters};
 use rvs_datapath::offload::{prepare_tx, OffloadCounters};
-use rvs_datapath::packet::{Batch, Offload, Packet, PacketPool, BATCH_SIZE, GSO_NONE, GSO_TCPV4};
+use rvs_datapath::packet::{
+    Batch, Offload, Packet, PacketPool, BATCH_SIZE, GSO_NONE, GSO_TCPV4, GSO_TCPV6,
+};
 use rvs_datapath::wire::ethernet::{self, MacAddr};
 use rvs_datapath::wire::ipv4::{proto, Ipv4Packet, Ipv4Repr, FLAG_DF};
+use rvs_datapath::wire::ipv6::Ipv6Repr;
 use rvs_datapath::wire::{l4, EtherType};
 use std::cell::RefCell;
 
@@ -28,32 +32,45 @@ fn put(f: &mut [u8], off: usize, v: &[u8]) {
 
 /// One super-frame (GSO metadata set) with `payload` bytes cut in `mss`-byte segments.
 fn super_frame(opts: u8, payload: usize, mss: u16) -> Packet {
+    let v6 = opts & 8 != 0;
     let l2 = if opts & 2 != 0 { 18 } else { 14 };
     let tcp_len = if opts & 4 != 0 { 32 } else { 20 };
-    let l4 = l2 + 20;
+    let l4 = l2 + if v6 { 40 } else { 20 };
+    let et = if v6 { EtherType::IPV6 } else { EtherType::IPV4 };
     let mut f = vec![0u8; l4 + tcp_len + payload];
     ethernet::emit(
         &mut f,
         MacAddr([2, 0, 0, 0, 0, 2]),
         MacAddr([2, 0, 0, 0, 0, 1]),
-        EtherType::IPV4,
+        et,
     );
     if l2 == 18 {
         put(&mut f, 12, &EtherType::VLAN.to_be_bytes());
         put(&mut f, 14, &100u16.to_be_bytes());
-        put(&mut f, 16, &EtherType::IPV4.to_be_bytes());
+        put(&mut f, 16, &et.to_be_bytes());
     }
-    Ipv4Repr {
-        src: Ipv4Addr::new(10, 1, 1, 1),
-        dst: Ipv4Addr::new(10, 1, 1, 2),
-        protocol: proto::TCP,
-        tos: 0,
-        ttl: 64,
-        ident: 0xfff0,
-        frag_word: if opts & 1 != 0 { FLAG_DF } else { 0 },
-        payload_len: tcp_len + payload,
+    if v6 {
+        Ipv6Repr {
+            src: "fd00::1".parse().expect("address"),
+            dst: "fd00::2".parse().expect("address"),
+            next_header: proto::TCP,
+            hop_limit: 64,
+            payload_len: tcp_len + payload,
+        }
+        .emit(&mut f[l2..]);
+    } else {
+        Ipv4Repr {
+            src: Ipv4Addr::new(10, 1, 1, 1),
+            dst: Ipv4Addr::new(10, 1, 1, 2),
+            protocol: proto::TCP,
+            tos: 0,
+            ttl: 64,
+            ident: 0xfff0,
+            frag_word: if opts & 1 != 0 { FLAG_DF } else { 0 },
+            payload_len: tcp_len + payload,
+        }
+        .emit(&mut f[l2..]);
     }
-    .emit(&mut f[l2..]);
     put(&mut f, l4, &40000u16.to_be_bytes());
     put(&mut f, l4 + 2, &5201u16.to_be_bytes());
     put(&mut f, l4 + 4, &0xffff_f000u32.to_be_bytes());
@@ -69,7 +86,7 @@ fn super_frame(opts: u8, payload: usize, mss: u16) -> Packet {
     }
     let mut p = Packet::from_bytes(&f);
     p.meta.offload = Offload {
-        gso_type: GSO_TCPV4,
+        gso_type: if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
         gso_size: mss,
         ..Offload::default()
     };
@@ -120,8 +137,10 @@ fn run(data: &[u8], pool: &mut PacketPool) {
         let at = usize::from(off & 0x7fff) % f.len();
         f[at] ^= x;
         if off & 0x8000 != 0 {
-            if let Ok(mut ip) = Ipv4Packet::new_checked(&mut f[l3..]) {
-                ip.fill_checksum();
+            if opts & 8 == 0 {
+                if let Ok(mut ip) = Ipv4Packet::new_checked(&mut f[l3..]) {
+                    ip.fill_checksum();
+                }
             }
             let _ = l4::fill(f);
         }
@@ -151,10 +170,11 @@ fn run(data: &[u8], pool: &mut PacketPool) {
             pool.put(p);
             continue;
         }
-        assert_eq!(o.gso_type, GSO_TCPV4);
+        let v6 = opts & 8 != 0;
+        assert_eq!(o.gso_type, if v6 { GSO_TCPV6 } else { GSO_TCPV4 });
         assert!(o.needs_csum);
-        assert!(p.len() - l3 <= 65535);
-        let df = Ipv4Packet::new_checked(&p.data()[l3..]).is_ok_and(|ip| ip.dont_frag());
+        assert!(p.len() - l3 <= 65535 + if v6 { 40 } else { 0 });
+        let df = !v6 && Ipv4Packet::new_checked(&p.data()[l3..]).is_ok_and(|ip| ip.dont_frag());
         let mut out = Vec::new();
         let mut oc = OffloadCounters::default();
         prepare_tx(p, false, pool, &mut oc, &mut |s, pool| {
