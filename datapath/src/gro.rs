@@ -273,10 +273,15 @@ mod tests {
         let mut f = tcp_frame(payload);
         f[14 + 20 + 13] = tcp_flags::ACK | tcp_flags::PSH;
         l4::fill(&mut f).unwrap();
-        let original = f.clone();
-        let mut p = Packet::from_bytes(&f);
+        let segs = tso(&f, GSO_TCPV4, mss);
+        (f, segs)
+    }
+
+    /// The datapath's own software TSO of `frame` as a `gso_type` super-frame.
+    fn tso(frame: &[u8], gso_type: u8, mss: u16) -> Vec<Packet> {
+        let mut p = Packet::from_bytes(frame);
         p.meta.offload = Offload {
-            gso_type: GSO_TCPV4,
+            gso_type,
             gso_size: mss,
             ..Offload::default()
         };
@@ -289,7 +294,7 @@ mod tests {
             &mut OffloadCounters::default(),
             &mut |s, _| out.push(s),
         );
-        (original, out)
+        out
     }
 
     fn batch_of(pkts: Vec<Packet>) -> Batch {
@@ -394,21 +399,8 @@ mod tests {
     #[test]
     fn ipv6_segments_merge_and_cut_back_identically() {
         let original = tcp6_frame(10 * 1428 + 7);
-        let mut p = Packet::from_bytes(&original);
-        p.meta.offload = Offload {
-            gso_type: crate::packet::GSO_TCPV6,
-            gso_size: 1428,
-            ..Offload::default()
-        };
+        let segs = tso(&original, GSO_TCPV6, 1428);
         let mut pool = PacketPool::new(32);
-        let mut segs = Vec::new();
-        prepare_tx(
-            p,
-            false,
-            &mut pool,
-            &mut OffloadCounters::default(),
-            &mut |s, _| segs.push(s),
-        );
         assert_eq!(segs.len(), 11);
         let want: Vec<Vec<u8>> = segs.iter().map(|p| p.data().to_vec()).collect();
         let mut b = batch_of(segs);
