@@ -200,12 +200,16 @@ impl RxRing {
         }
     }
 
-    /// Hand every slot back to the kernel (after the device vanished).
-    fn release_all(&mut self) {
-        for i in 0..self.frames {
-            self.status(i).store(TP_STATUS_KERNEL, Ordering::Release);
+    /// Hand back every filled slot from the head on (after the device vanished). The kernel
+    /// fills slots in order and never skips one, so this leaves the head exactly where the
+    /// kernel writes next; resetting it to slot 0 instead would leave the two out of step.
+    fn discard_filled(&mut self) {
+        for _ in 0..self.frames {
+            if self.status(self.head).load(Ordering::Acquire) & TP_STATUS_USER == 0 {
+                break;
+            }
+            self.release(1);
         }
-        self.head = 0;
     }
 }
 
@@ -559,7 +563,7 @@ impl AfPacketPort {
             }
         }
         if let Some(ring) = self.ring.as_mut() {
-            ring.release_all();
+            ring.discard_filled();
         }
         let mut err: libc::c_int = 0;
         let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
