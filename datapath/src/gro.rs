@@ -63,8 +63,8 @@ struct Run {
     open: bool,
 }
 
-/// The layout of `frame` when it is a coalescible TCP data segment over IPv4 or IPv6,
-/// checksums verified.
+/// The layout of `frame` when it could start a run: a TCP data segment over IPv4 (header
+/// checksum verified) or IPv6. Its TCP checksum is checked when a segment wants to join.
 fn eligible(p: &Packet) -> Option<Run> {
     if p.meta.offload != Offload::default() {
         return None;
@@ -98,10 +98,9 @@ fn eligible(p: &Packet) -> Option<Run> {
     if hdr - l4 < TCP_MIN_HEADER_LEN || hdr >= f.len() || !flags_ok(f[l4 + 13]) {
         return None;
     }
+    // The TCP checksum is verified only once a second segment wants to join (`try_append`):
+    // a frame that stays alone is forwarded as it is and needs no check here.
     let v6 = l2.ethertype == EtherType::IPV6;
-    if !tcp_checksum_ok(f, l3, l4, v6) {
-        return None;
-    }
     Some(Run {
         l3,
         l4,
@@ -181,6 +180,11 @@ fn try_append(head: &mut Packet, run: &mut Run, cand: &Packet) -> bool {
         || usize::from(be16(c, len_field)) != c.len() - len_base
         || h.len() + payload - len_base > IP_MAX
     {
+        return false;
+    }
+    if run.segs == 1 && !tcp_checksum_ok(h, l3, l4, run.v6) {
+        // The head itself is bad: it goes out alone, and nothing joins it.
+        run.open = false;
         return false;
     }
     let ip_ok = run.v6 || Ipv4Packet::new_checked(&c[l3..]).is_ok_and(|ip| ip.verify_checksum());
