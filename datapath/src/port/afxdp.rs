@@ -700,6 +700,28 @@ struct IfInfoMsg {
     change: u32,
 }
 
+impl IfInfoMsg {
+    /// The link with index `ifindex`, any family.
+    fn for_index(ifindex: u32) -> IfInfoMsg {
+        IfInfoMsg {
+            family: libc::AF_UNSPEC as u8,
+            index: ifindex as i32,
+            ..Default::default()
+        }
+    }
+}
+
+/// The header of a netlink request of type `kind` whose whole message is a `R`.
+fn nl_header<R>(kind: u16, extra_flags: libc::c_int, seq: u32) -> libc::nlmsghdr {
+    // SAFETY: nlmsghdr is plain data; all-zero is valid.
+    let mut nh: libc::nlmsghdr = unsafe { core::mem::zeroed() };
+    nh.nlmsg_len = core::mem::size_of::<R>() as u32;
+    nh.nlmsg_type = kind;
+    nh.nlmsg_flags = (libc::NLM_F_REQUEST | extra_flags) as u16;
+    nh.nlmsg_seq = seq;
+    nh
+}
+
 /// `struct nlattr`.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -793,19 +815,9 @@ pub fn detach_xdp(ifindex: u32) -> io::Result<()> {
     let fd = netlink_socket()?;
     let mut buf = [0u8; 4096];
     for (seq, flags) in [(1u32, XDP_FLAGS_DRV_MODE), (2, XDP_FLAGS_SKB_MODE)] {
-        // SAFETY: nlmsghdr is plain data; all-zero is valid.
-        let mut nh: libc::nlmsghdr = unsafe { core::mem::zeroed() };
-        nh.nlmsg_len = core::mem::size_of::<DetachReq>() as u32;
-        nh.nlmsg_type = libc::RTM_SETLINK;
-        nh.nlmsg_flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
-        nh.nlmsg_seq = seq;
         let req = DetachReq {
-            nh,
-            ifi: IfInfoMsg {
-                family: libc::AF_UNSPEC as u8,
-                index: ifindex as i32,
-                ..Default::default()
-            },
+            nh: nl_header::<DetachReq>(libc::RTM_SETLINK, libc::NLM_F_ACK, seq),
+            ifi: IfInfoMsg::for_index(ifindex),
             xdp: NlAttr {
                 len: (3 * core::mem::size_of::<NlAttr>() + 8) as u16,
                 kind: IFLA_XDP | NLA_F_NESTED,
@@ -835,19 +847,9 @@ pub fn detach_xdp(ifindex: u32) -> io::Result<()> {
 /// Which XDP program attach mode is in effect on `ifindex` (IFLA_XDP_ATTACHED).
 pub fn xdp_attached(ifindex: u32) -> io::Result<Attached> {
     let fd = netlink_socket()?;
-    // SAFETY: nlmsghdr is plain data; all-zero is valid.
-    let mut nh: libc::nlmsghdr = unsafe { core::mem::zeroed() };
-    nh.nlmsg_len = core::mem::size_of::<GetReq>() as u32;
-    nh.nlmsg_type = libc::RTM_GETLINK;
-    nh.nlmsg_flags = libc::NLM_F_REQUEST as u16;
-    nh.nlmsg_seq = 3;
     let req = GetReq {
-        nh,
-        ifi: IfInfoMsg {
-            family: libc::AF_UNSPEC as u8,
-            index: ifindex as i32,
-            ..Default::default()
-        },
+        nh: nl_header::<GetReq>(libc::RTM_GETLINK, 0, 3),
+        ifi: IfInfoMsg::for_index(ifindex),
     };
     let mut buf = vec![0u8; 32 * 1024];
     let n = netlink_call(&fd, &req, 3, &mut buf)?;
