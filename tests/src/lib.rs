@@ -60,6 +60,36 @@ fn base36(mut v: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Split a command line into words the way a shell would for simple cases: spaces separate
+/// words, single quotes group them (`set interface p1 'external_ids:a=b c'`). Used to turn
+/// recorded `ovs-vsctl` command lines into argument vectors.
+pub fn shell_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut cur, mut in_q, mut any) = (String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                in_q = !in_q;
+                any = true;
+            }
+            ' ' if !in_q => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
 /// A name unique to this process and call: `prefix` + pid + counter (base 36), cut to
 /// `IFNAME_MAX` bytes by shortening the prefix, so it is valid as an interface name too.
 pub fn unique_ifname(prefix: &str) -> String {

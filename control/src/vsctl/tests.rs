@@ -17,33 +17,7 @@ impl Status for FakeStatus {
 }
 
 fn args(line: &str) -> Vec<String> {
-    // Minimal shell-like split: single quotes group words.
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_q = false;
-    let mut any = false;
-    for c in line.chars() {
-        match c {
-            '\'' => {
-                in_q = !in_q;
-                any = true;
-            }
-            ' ' if !in_q => {
-                if any {
-                    out.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    if any {
-        out.push(cur);
-    }
-    out
+    rvs_testkit::shell_words(line)
 }
 
 fn exec(cfg: &Config, line: &str) -> Result<Outcome, VsctlError> {

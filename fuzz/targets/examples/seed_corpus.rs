@@ -294,38 +294,11 @@ fn test_command_lines() -> Vec<Vec<String>> {
                     (false, c) => s.push(c),
                 }
             }
-            out.push(shell_split(&s));
+            out.push(rvs_testkit::shell_words(&s));
         }
     }
     out.sort();
     out.dedup();
-    out
-}
-
-fn shell_split(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut cur, mut in_q, mut any) = (String::new(), false, false);
-    for c in line.chars() {
-        match c {
-            '\'' => {
-                in_q = !in_q;
-                any = true;
-            }
-            ' ' if !in_q => {
-                if any {
-                    out.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    if any {
-        out.push(cur);
-    }
     out
 }
 
