@@ -3,12 +3,17 @@
 //! # Thread-safety contract
 //! - `lookup` never locks and never blocks: it reads one bucket under a per-bucket sequence
 //!   counter (a seqlock read) and retries a bounded number of times if a writer raced it; if
-//!   it still cannot get a stable view it reports a miss (the frame is flooded, which is
-//!   always correct for a learning switch).
-//! - Refreshing the age of an entry already on the right port is one CAS on its value word.
-//! - Inserting, moving and removing take the bucket's writer bit with a CAS on its sequence
-//!   counter. Writers to different buckets never wait for each other; a writer holds the bit
-//!   for a handful of stores. Any number of threads can learn at once.
+//!   it still cannot get a stable view it reports [`Lookup::Contended`] — not a miss. The
+//!   caller may flood that one frame (always correct for a learning switch) but must not
+//!   remember the answer: writers that change nothing a decision depends on (a refresh, the
+//!   removal of an absent key) do not bump the generation, so a decision cached on a
+//!   contended read could outlive every later change.
+//! - Inserting, moving, refreshing and removing take the bucket's writer bit with a CAS on its
+//!   sequence counter, and re-find the key under it: a slot index seen by an earlier unlocked
+//!   read is never trusted (the slot may have been freed and reused meanwhile). Writers to
+//!   different buckets never wait for each other; a writer holds the bit for a handful of
+//!   stores. Any number of threads can learn at once. A refresh happens at most once per
+//!   second per address (the entry's age has one-second resolution).
 //! - `snapshot` reads bucket by bucket with the same seqlock protocol, so it sees every entry
 //!   whole (never a torn key/port pair) while learning goes on.
 //!
@@ -19,10 +24,16 @@
 //!
 //! # Bounds and eviction
 //! The table holds at most `max_entries` (default 8192) dynamic + static entries. When it is
-//! full, learning evicts an entry of the port that has the most entries, as OVS does; the entry
-//! chosen is the next one of that port under a rotating clock hand rather than that port's
-//! exact LRU entry (O(1) amortised, no shared LRU list to lock). A full bucket evicts its own
-//! oldest dynamic entry. Static entries are never aged, evicted or moved by learning.
+//! full, learning evicts a learned entry of the port that has the most *learned* entries, as
+//! OVS does; the entry chosen is the next one of that port under a rotating clock hand rather
+//! than that port's exact LRU entry (O(1) amortised, no shared LRU list to lock). Static
+//! entries are never aged, evicted or moved by learning, and do not make their port a victim:
+//! learning fails with [`Learned::Full`] only when every entry is static. A full bucket evicts
+//! its own oldest learned entry of its busiest port. One `learn` evicts at most
+//! `EVICT_BUDGET` entries, so shrinking `mac-table-size` never makes a datapath thread evict
+//! the whole excess inline: [`Fdb::set_max_entries`] trims the excess on the caller's (the
+//! control) thread, and a learn that meets an over-full table meanwhile is
+//! [`Learned::Deferred`].
 
 use crate::wire::MacAddr;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
@@ -43,6 +54,8 @@ const SLOTS: usize = 7;
 const KEY_VALID: u64 = 1 << 63;
 const VAL_STATIC: u64 = 1 << 16;
 const READ_RETRIES: usize = 8;
+/// Most entries one `learn` evicts to make room (see "Bounds and eviction").
+const EVICT_BUDGET: usize = 2;
 
 #[repr(align(64))]
 struct Bucket {
@@ -110,6 +123,12 @@ impl Drop for BucketGuard<'_> {
     }
 }
 
+/// The slot of a bucket holding `key` (0: a free slot).
+#[inline]
+fn find_slot(keys: &[AtomicU64; SLOTS], key: u64) -> Option<usize> {
+    (0..SLOTS).find(|&i| keys[i].load(Relaxed) == key)
+}
+
 #[inline]
 fn make_key(vlan: u16, mac: MacAddr) -> u64 {
     KEY_VALID | (u64::from(vlan & 0x0fff) << 48) | mac.to_u64()
@@ -148,6 +167,31 @@ pub enum Learned {
     Static,
     /// The table is full of entries that cannot be evicted (static); nothing learned.
     Full,
+    /// The table is over its bound (it was just shrunk) and this call's eviction budget ran
+    /// out; nothing learned this time (the next frame from the address tries again).
+    Deferred,
+}
+
+/// What `lookup` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The address is behind this port.
+    Hit(u16),
+    /// The address is not in the table.
+    Miss,
+    /// Writers kept changing the bucket; the answer is unknown (see the module contract).
+    Contended,
+}
+
+impl Lookup {
+    /// The port for a hit, `None` otherwise (a miss or a contended read).
+    #[inline]
+    pub fn port(self) -> Option<u16> {
+        match self {
+            Lookup::Hit(p) => Some(p),
+            Lookup::Miss | Lookup::Contended => None,
+        }
+    }
 }
 
 /// One row of `fdb/show`.
@@ -182,7 +226,10 @@ pub struct Fdb {
     aging_secs: AtomicU32,
     count: AtomicUsize,
     static_count: AtomicUsize,
+    /// Learned (dynamic) entries per port: what eviction ranks ports by.
     per_port: Box<[AtomicU32]>,
+    /// Static entries per port.
+    per_port_static: Box<[AtomicU32]>,
     /// Highest port number + 1 ever given an entry (bounds the eviction scan).
     ports_hw: AtomicUsize,
     learned: AtomicU64,
@@ -220,6 +267,7 @@ impl Fdb {
             count: AtomicUsize::new(0),
             static_count: AtomicUsize::new(0),
             per_port: (0..MAX_PORTS).map(|_| AtomicU32::new(0)).collect(),
+            per_port_static: (0..MAX_PORTS).map(|_| AtomicU32::new(0)).collect(),
             ports_hw: AtomicUsize::new(0),
             learned: AtomicU64::new(0),
             expired: AtomicU64::new(0),
@@ -235,13 +283,19 @@ impl Fdb {
         self.buckets.len() * SLOTS / 2
     }
 
-    /// Change the bound. Fails (returns false) above `capacity()`; shrinking below the
-    /// current count evicts on the next learns.
+    /// Change the bound. Fails (returns false) above `capacity()`. Shrinking below the
+    /// current count evicts the excess here, on the caller's thread (the control thread), as
+    /// far as learned entries allow; static entries are never evicted.
     pub fn set_max_entries(&self, n: usize) -> bool {
         if n == 0 || n > self.capacity() {
             return false;
         }
         self.max_entries.store(n, Relaxed);
+        while self.count.load(Relaxed) > n {
+            if !self.evict_one() {
+                break;
+            }
+        }
         true
     }
 
@@ -270,17 +324,32 @@ impl Fdb {
         &self.buckets[(self.hasher.hash_one(key) as usize) & self.mask]
     }
 
-    /// The port `mac` was learned on in `vlan`. Never blocks.
+    /// The port `mac` was learned on in `vlan`. Never blocks; see [`Lookup::Contended`].
     #[inline]
-    pub fn lookup(&self, vlan: u16, mac: MacAddr) -> Option<u16> {
+    pub fn lookup(&self, vlan: u16, mac: MacAddr) -> Lookup {
         let key = make_key(vlan, mac);
-        self.bucket(key)
-            .read(|keys, vals| {
-                (0..SLOTS)
-                    .find(|&i| keys[i].load(Relaxed) == key)
-                    .map(|i| val_port(vals[i].load(Relaxed)))
-            })
-            .flatten()
+        let b = self.bucket(key);
+        match b.read(|keys, vals| find_slot(keys, key).map(|i| val_port(vals[i].load(Relaxed)))) {
+            Some(Some(port)) => Lookup::Hit(port),
+            Some(None) => Lookup::Miss,
+            None => Lookup::Contended,
+        }
+    }
+
+    /// Hold the writer bit of the bucket of (`vlan`, `mac`), as a writer in the middle of an
+    /// update does (tests of contended reads).
+    #[cfg(test)]
+    pub(crate) fn hold_bucket(&self, vlan: u16, mac: MacAddr) -> impl Drop + '_ {
+        self.bucket(make_key(vlan, mac)).lock()
+    }
+
+    /// True if the two keys share a bucket.
+    #[cfg(test)]
+    pub(crate) fn same_bucket(&self, a: (u16, MacAddr), b: (u16, MacAddr)) -> bool {
+        core::ptr::eq(
+            self.bucket(make_key(a.0, a.1)),
+            self.bucket(make_key(b.0, b.1)),
+        )
     }
 
     /// Learn that `mac` in `vlan` is behind `port`, seen at `now_secs`.
@@ -290,29 +359,17 @@ impl Fdb {
         }
         let key = make_key(vlan, mac);
         let b = self.bucket(key);
-        // Fast path: already known on this port.
-        let found = b.read(|keys, vals| {
-            (0..SLOTS)
-                .find(|&i| keys[i].load(Relaxed) == key)
-                .map(|i| (i, vals[i].load(Relaxed)))
-        });
-        if let Some(Some((i, v))) = found {
+        // Fast path: already known on this port and seen this second — nothing to write.
+        let found = b.read(|keys, vals| find_slot(keys, key).map(|i| vals[i].load(Relaxed)));
+        if let Some(Some(v)) = found {
             if val_static(v) {
                 return Learned::Static;
             }
-            if val_port(v) == port {
-                if val_seen(v) != now_secs {
-                    // A failed CAS means a writer changed the entry; its write wins.
-                    let _ = b.vals[i].compare_exchange(
-                        v,
-                        make_val(port, false, now_secs),
-                        Relaxed,
-                        Relaxed,
-                    );
-                }
+            if val_port(v) == port && val_seen(v) == now_secs {
                 return Learned::Refreshed;
             }
         }
+        // A refresh, a move or a new entry: all under the bucket lock (see the contract).
         self.insert_slow(key, port, false, now_secs)
     }
 
@@ -324,8 +381,10 @@ impl Fdb {
         self.insert_slow(make_key(vlan, mac), port, true, 0)
     }
 
-    /// Reserve room for one more entry, evicting if the table is at its bound.
-    fn reserve(&self) -> bool {
+    /// Reserve room for one more entry, evicting (at most `EVICT_BUDGET` entries) if the
+    /// table is at its bound.
+    fn reserve(&self) -> Result<(), Learned> {
+        let mut budget = EVICT_BUDGET;
         loop {
             let c = self.count.load(Relaxed);
             if c < self.max_entries.load(Relaxed) {
@@ -334,106 +393,134 @@ impl Fdb {
                     .compare_exchange_weak(c, c + 1, AcqRel, Relaxed)
                     .is_ok()
                 {
-                    return true;
+                    return Ok(());
                 }
-            } else if !self.evict_one() {
-                return false;
+            } else if budget == 0 {
+                return Err(Learned::Deferred);
+            } else if self.evict_one() {
+                budget -= 1;
+            } else {
+                return Err(Learned::Full);
             }
         }
     }
 
+    /// Insert, move or refresh `key` (the slow path of `learn`, and `add_static`).
     fn insert_slow(&self, key: u64, port: u16, is_static: bool, now_secs: u32) -> Learned {
         let b = self.bucket(key);
-        // Reserve before locking (eviction locks other buckets; never hold two locks).
-        let mut reserved = false;
-        let existing = b
-            .read(|keys, _| (0..SLOTS).any(|i| keys[i].load(Relaxed) == key))
-            .unwrap_or(false);
-        if !existing {
-            if !self.reserve() {
-                return Learned::Full;
-            }
-            reserved = true;
-        }
-        let g = b.lock();
-        let new_val = make_val(port, is_static, now_secs);
-        let result = if let Some(i) = (0..SLOTS).find(|&i| b.keys[i].load(Relaxed) == key) {
-            let old = b.vals[i].load(Relaxed);
-            if val_static(old) && !is_static {
-                Learned::Static
-            } else {
-                b.vals[i].store(new_val, Relaxed);
-                self.account_port(val_port(old), -1);
-                self.account_port(port, 1);
-                self.account_static(val_static(old), is_static);
-                if val_port(old) != port {
-                    self.moved.fetch_add(1, Relaxed);
-                    Learned::Moved {
-                        from: val_port(old),
-                    }
-                } else {
-                    Learned::Refreshed
-                }
-            }
-        } else {
-            let slot = match (0..SLOTS).find(|&i| b.keys[i].load(Relaxed) == 0) {
-                Some(i) => Some(i),
+        let result = loop {
+            // Is the key there? A contended read is settled under the lock, never guessed: a
+            // guess of "absent" would reserve room and could evict an unrelated entry.
+            let exists = match b.read(|keys, _| find_slot(keys, key).is_some()) {
+                Some(e) => e,
                 None => {
-                    // Bucket full: evict a dynamic entry of the port with the most entries
-                    // (the oldest of them), as the table-wide eviction does: a MAC flood on
-                    // one port must not push out the hosts of the other ports.
-                    let victim = (0..SLOTS)
-                        .filter(|&i| !val_static(b.vals[i].load(Relaxed)))
-                        .min_by_key(|&i| {
-                            let v = b.vals[i].load(Relaxed);
-                            (
-                                core::cmp::Reverse(self.port_count(val_port(v))),
-                                val_seen(v),
-                            )
-                        });
-                    if let Some(i) = victim {
-                        self.remove_slot_locked(b, i);
-                        self.evicted.fetch_add(1, Relaxed);
-                    }
-                    victim
+                    let _g = b.lock();
+                    find_slot(&b.keys, key).is_some()
                 }
             };
-            match slot {
-                Some(i) => {
-                    if !reserved {
-                        // The entry vanished between the check and the lock: reserve now.
-                        // Cannot evict while holding a lock, so only take free room.
-                        let c = self.count.fetch_add(1, AcqRel);
-                        if c >= self.max_entries.load(Relaxed) {
-                            self.count.fetch_sub(1, AcqRel);
-                            drop(g);
-                            return self.insert_slow(key, port, is_static, now_secs);
-                        }
-                    }
-                    b.vals[i].store(new_val, Relaxed);
-                    b.keys[i].store(key, Relaxed);
-                    self.account_port(port, 1);
-                    self.account_static(false, is_static);
-                    self.learned.fetch_add(1, Relaxed);
-                    reserved = false; // consumed
-                    Learned::New
+            // Reserve before locking (eviction locks other buckets; never hold two locks).
+            if !exists {
+                if let Err(r) = self.reserve() {
+                    return r;
                 }
-                None => Learned::Full,
             }
+            let g = b.lock();
+            let (result, release) = match find_slot(&b.keys, key) {
+                Some(i) => (self.update_locked(b, i, port, is_static, now_secs), !exists),
+                // It vanished between the check and the lock: go round with a reservation.
+                None if exists => continue,
+                None => {
+                    let r = self.insert_locked(b, key, port, is_static, now_secs);
+                    (r, r == Learned::Full)
+                }
+            };
+            drop(g);
+            if release {
+                self.count.fetch_sub(1, AcqRel);
+            }
+            break result;
         };
-        drop(g);
-        if reserved {
-            self.count.fetch_sub(1, AcqRel);
-        }
-        if result != Learned::Refreshed && result != Learned::Static && result != Learned::Full {
+        if matches!(result, Learned::New | Learned::Moved { .. }) {
             self.generation.fetch_add(1, Release);
         }
         result
     }
 
+    /// Update the entry in slot `i` of a bucket whose writer bit the caller holds.
+    fn update_locked(
+        &self,
+        b: &Bucket,
+        i: usize,
+        port: u16,
+        is_static: bool,
+        now_secs: u32,
+    ) -> Learned {
+        let old = b.vals[i].load(Relaxed);
+        if val_static(old) && !is_static {
+            return Learned::Static;
+        }
+        b.vals[i].store(make_val(port, is_static, now_secs), Relaxed);
+        if (val_port(old), val_static(old)) != (port, is_static) {
+            self.account(val_port(old), val_static(old), -1);
+            self.account(port, is_static, 1);
+        }
+        if val_port(old) != port {
+            self.moved.fetch_add(1, Relaxed);
+            Learned::Moved {
+                from: val_port(old),
+            }
+        } else {
+            Learned::Refreshed
+        }
+    }
+
+    /// Put a new key into a bucket whose writer bit the caller holds, using a reservation the
+    /// caller made. `Full` (reservation unused) only if all the bucket's slots are static.
+    fn insert_locked(
+        &self,
+        b: &Bucket,
+        key: u64,
+        port: u16,
+        is_static: bool,
+        now_secs: u32,
+    ) -> Learned {
+        let slot = find_slot(&b.keys, 0).or_else(|| {
+            // Bucket full: evict a learned entry of the port with the most learned entries
+            // (the oldest of them), as the table-wide eviction does: a MAC flood on one port
+            // must not push out the hosts of the other ports.
+            let victim = (0..SLOTS)
+                .filter(|&i| !val_static(b.vals[i].load(Relaxed)))
+                .min_by_key(|&i| {
+                    let v = b.vals[i].load(Relaxed);
+                    (
+                        core::cmp::Reverse(self.learned_on(val_port(v))),
+                        val_seen(v),
+                    )
+                })?;
+            // One out, one in: the caller's reservation now covers the victim's count.
+            self.remove_slot_locked(b, victim);
+            self.evicted.fetch_add(1, Relaxed);
+            Some(victim)
+        });
+        let Some(i) = slot else {
+            return Learned::Full;
+        };
+        b.vals[i].store(make_val(port, is_static, now_secs), Relaxed);
+        b.keys[i].store(key, Relaxed);
+        self.account(port, is_static, 1);
+        self.learned.fetch_add(1, Relaxed);
+        Learned::New
+    }
+
+    /// Count an entry in or out of its port's learned or static tally and the static total.
     #[inline]
-    fn account_port(&self, port: u16, delta: i32) {
-        if let Some(c) = self.per_port.get(usize::from(port)) {
+    fn account(&self, port: u16, is_static: bool, delta: i32) {
+        let per_port = if is_static {
+            &self.per_port_static
+        } else {
+            &self.per_port
+        };
+        if let Some(c) = per_port.get(usize::from(port)) {
             if delta > 0 {
                 self.ports_hw.fetch_max(usize::from(port) + 1, Relaxed);
                 c.fetch_add(1, Relaxed);
@@ -441,17 +528,12 @@ impl Fdb {
                 c.fetch_sub(1, Relaxed);
             }
         }
-    }
-
-    fn account_static(&self, was: bool, is: bool) {
-        match (was, is) {
-            (false, true) => {
+        if is_static {
+            if delta > 0 {
                 self.static_count.fetch_add(1, Relaxed);
-            }
-            (true, false) => {
+            } else {
                 self.static_count.fetch_sub(1, Relaxed);
             }
-            _ => {}
         }
     }
 
@@ -460,12 +542,20 @@ impl Fdb {
         let v = b.vals[i].load(Relaxed);
         b.keys[i].store(0, Relaxed);
         b.vals[i].store(0, Relaxed);
-        self.account_port(val_port(v), -1);
-        self.account_static(val_static(v), false);
+        self.account(val_port(v), val_static(v), -1);
         self.count.fetch_sub(1, AcqRel);
     }
 
-    /// Evict one dynamic entry of the port with the most entries. False if nothing can go.
+    /// Learned entries on `port`.
+    #[inline]
+    fn learned_on(&self, port: u16) -> u32 {
+        self.per_port
+            .get(usize::from(port))
+            .map_or(0, |c| c.load(Relaxed))
+    }
+
+    /// Evict one learned entry of the port with the most learned entries. False if there is
+    /// none (the table holds only static entries) or none could be found.
     fn evict_one(&self) -> bool {
         let victim = (0..self.ports_hw.load(Relaxed).min(self.per_port.len()))
             .max_by_key(|&p| self.per_port[p].load(Relaxed))
@@ -480,11 +570,12 @@ impl Fdb {
             if !(0..SLOTS).any(|i| candidate(b.vals[i].load(Relaxed))) {
                 continue;
             }
-            let _g = b.lock();
+            let g = b.lock();
             if let Some(i) = (0..SLOTS)
                 .find(|&i| b.keys[i].load(Relaxed) != 0 && candidate(b.vals[i].load(Relaxed)))
             {
                 self.remove_slot_locked(b, i);
+                drop(g);
                 self.evicted.fetch_add(1, Relaxed);
                 self.generation.fetch_add(1, Release);
                 return true;
@@ -492,7 +583,6 @@ impl Fdb {
         }
         false
     }
-
     /// Remove every entry for which `pred(port, is_static, seen)` holds; returns how many.
     fn remove_where(&self, pred: impl Fn(u16, bool, u32) -> bool) -> usize {
         let mut removed = 0;
@@ -539,7 +629,7 @@ impl Fdb {
         let key = make_key(vlan, mac);
         let b = self.bucket(key);
         let g = b.lock();
-        let found = (0..SLOTS).find(|&i| b.keys[i].load(Relaxed) == key);
+        let found = find_slot(&b.keys, key);
         if let Some(i) = found {
             self.remove_slot_locked(b, i);
         }
@@ -586,9 +676,11 @@ impl Fdb {
 
     /// Entries currently on `port`.
     pub fn port_count(&self, port: u16) -> u32 {
-        self.per_port
+        let statics = self
+            .per_port_static
             .get(usize::from(port))
-            .map_or(0, |c| c.load(Relaxed))
+            .map_or(0, |c| c.load(Relaxed));
+        self.learned_on(port) + statics
     }
 
     /// Counters for `fdb/stats-show`.
@@ -623,16 +715,16 @@ mod tests {
     #[test]
     fn learn_lookup_refresh_move() {
         let f = Fdb::new(16);
-        assert_eq!(f.lookup(0, mac(1)), None);
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Miss);
         assert_eq!(f.learn(0, mac(1), 3, 10), Learned::New);
-        assert_eq!(f.lookup(0, mac(1)), Some(3));
-        assert_eq!(f.lookup(5, mac(1)), None, "VLAN is part of the key");
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Hit(3));
+        assert_eq!(f.lookup(5, mac(1)), Lookup::Miss, "VLAN is part of the key");
         let g = f.generation();
         assert_eq!(f.learn(0, mac(1), 3, 11), Learned::Refreshed);
         assert_eq!(f.generation(), g, "a refresh changes no decision");
         assert_eq!(f.learn(0, mac(1), 4, 12), Learned::Moved { from: 3 });
         assert!(f.generation() > g);
-        assert_eq!(f.lookup(0, mac(1)), Some(4));
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Hit(4));
         let s = f.stats();
         assert_eq!((s.current, s.learned, s.moved), (1, 1, 1));
         assert_eq!((f.port_count(3), f.port_count(4)), (0, 1));
@@ -646,8 +738,8 @@ mod tests {
         f.learn(0, mac(2), 1, 110);
         assert_eq!(f.expire(119), 0);
         assert_eq!(f.expire(120), 1);
-        assert_eq!(f.lookup(0, mac(1)), None);
-        assert_eq!(f.lookup(0, mac(2)), Some(1));
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Miss);
+        assert_eq!(f.lookup(0, mac(2)), Lookup::Hit(1));
         f.learn(0, mac(2), 1, 125); // refresh keeps it alive
         assert_eq!(f.expire(140), 0);
         assert_eq!(f.expire(145), 1);
@@ -674,8 +766,8 @@ mod tests {
             assert_eq!(f.stats().current, 8, "bound holds");
         }
         // Port 1 kept its hosts while port 2 and then 3 gave way.
-        assert_eq!(f.lookup(0, mac(0)), Some(1));
-        assert_eq!(f.lookup(0, mac(1)), Some(1));
+        assert_eq!(f.lookup(0, mac(0)), Lookup::Hit(1));
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Hit(1));
         assert!(f.stats().evicted >= 20);
         assert!(f.port_count(3) <= 6);
     }
@@ -697,7 +789,11 @@ mod tests {
         for (t, m) in same.iter().enumerate() {
             f.learn(0, *m, 1, 10 + t as u32);
         }
-        assert_eq!(f.lookup(0, host), Some(2), "the host on port 2 stays");
+        assert_eq!(
+            f.lookup(0, host),
+            Lookup::Hit(2),
+            "the host on port 2 stays"
+        );
         assert!(f.stats().evicted >= 3);
     }
 
@@ -706,20 +802,113 @@ mod tests {
         let f = Fdb::new(4);
         assert_eq!(f.add_static(0, mac(9), 1), Learned::New);
         assert_eq!(f.learn(0, mac(9), 2, 5), Learned::Static);
-        assert_eq!(f.lookup(0, mac(9)), Some(1));
+        assert_eq!(f.lookup(0, mac(9)), Lookup::Hit(1));
         assert_eq!(f.expire(100_000), 0);
         assert_eq!(f.flush(), 0);
         assert_eq!(f.stats().static_entries, 1);
         for i in 0..10 {
             f.learn(0, mac(i), 2, 0);
         }
-        assert_eq!(f.lookup(0, mac(9)), Some(1), "never evicted");
+        assert_eq!(f.lookup(0, mac(9)), Lookup::Hit(1), "never evicted");
         let snap = f.snapshot(50);
         assert!(snap
             .iter()
             .any(|e| e.is_static && e.mac == mac(9) && e.age == 0));
         assert!(f.remove(0, mac(9)));
         assert_eq!(f.stats().static_entries, 0);
+    }
+
+    /// Defect: a port holding only static entries was chosen as the eviction victim (most
+    /// entries), nothing of it could go, and every learn failed with `Full` after scanning the
+    /// whole table, although other ports held learned entries.
+    #[test]
+    fn static_entries_never_make_their_port_the_victim() {
+        let f = Fdb::new(200);
+        for i in 0..120 {
+            assert_eq!(f.add_static(0, mac(10_000 + i), 1), Learned::New);
+        }
+        for i in 0..80 {
+            assert_eq!(f.learn(0, mac(i), 2, 0), Learned::New);
+        }
+        assert_eq!(f.stats().current, 200);
+        for i in 0..50 {
+            assert_eq!(f.learn(0, mac(1000 + i), 3, 1), Learned::New, "host {i}");
+        }
+        let s = f.stats();
+        assert_eq!((s.current, s.static_entries, s.evicted), (200, 120, 50));
+        assert_eq!(f.port_count(1), 120, "static entries stay");
+        // Only when every entry is static is the table full.
+        let g = Fdb::new(4);
+        for i in 0..4 {
+            g.add_static(0, mac(i), 1);
+        }
+        assert_eq!(g.learn(0, mac(99), 2, 0), Learned::Full);
+        assert_eq!(g.add_static(0, mac(98), 2), Learned::Full);
+    }
+
+    /// Defect: a learn whose first read of the bucket was contended assumed the key absent,
+    /// reserved room in a full table and so evicted an unrelated entry, although the key was
+    /// there (it only moved).
+    #[test]
+    fn a_contended_read_never_evicts_an_unrelated_entry() {
+        use std::sync::{mpsc, Arc};
+        let f = Arc::new(Fdb::new(8));
+        for i in 0..8 {
+            f.learn(0, mac(i), 1, 0);
+        }
+        let (held_tx, held_rx) = mpsc::channel();
+        let holder = {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                let _g = f.hold_bucket(0, mac(3));
+                held_tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            })
+        };
+        held_rx.recv().unwrap();
+        // mac(3) moves to port 2 while its bucket is write-locked.
+        assert_eq!(f.learn(0, mac(3), 2, 1), Learned::Moved { from: 1 });
+        holder.join().unwrap();
+        let s = f.stats();
+        assert_eq!((s.current, s.evicted), (8, 0), "{s:?}");
+        for i in 0..8 {
+            assert!(f.lookup(0, mac(i)).port().is_some(), "mac {i} kept");
+        }
+    }
+
+    #[test]
+    fn a_contended_lookup_says_so_instead_of_missing() {
+        let f = Fdb::new(64);
+        f.learn(0, mac(1), 1, 0);
+        let g = f.hold_bucket(0, mac(1));
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Contended);
+        drop(g);
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Hit(1));
+    }
+
+    /// Defect: shrinking `mac-table-size` made the next learn (on a datapath thread) evict
+    /// the whole excess inline. The control thread trims now, and a learn evicts at most
+    /// `EVICT_BUDGET` entries.
+    #[test]
+    fn shrinking_trims_on_the_caller_and_a_learn_evicts_a_bounded_number() {
+        let f = Fdb::new(2000);
+        for i in 0..1000 {
+            f.learn(0, mac(i), 1 + (i % 3) as u16, 0);
+        }
+        assert!(f.set_max_entries(10));
+        assert_eq!(f.stats().current, 10, "trimmed by set_max_entries");
+        // A shrink that a learn meets before the trim ran (another thread set the bound).
+        let f = Fdb::new(2000);
+        for i in 0..1000 {
+            f.learn(0, mac(i), 1, 0);
+        }
+        f.max_entries.store(10, Relaxed);
+        let before = f.stats().evicted;
+        assert_eq!(f.learn(0, mac(5000), 2, 0), Learned::Deferred);
+        assert_eq!(f.stats().evicted - before, EVICT_BUDGET as u64);
+        assert!(f.set_max_entries(10));
+        assert_eq!(f.learn(0, mac(5000), 2, 0), Learned::New);
+        assert_eq!(f.stats().current, 10);
     }
 
     #[test]
@@ -772,7 +961,7 @@ mod tests {
                 while !stop.load(Relaxed) {
                     for e in f.snapshot(0) {
                         assert_eq!(e.port, port_of(e.mac), "torn entry in snapshot");
-                        if let Some(p) = f.lookup(e.vlan, e.mac) {
+                        if let Lookup::Hit(p) = f.lookup(e.vlan, e.mac) {
                             assert_eq!(p, port_of(e.mac), "torn entry in lookup");
                         }
                         checked += 1;

@@ -11,7 +11,9 @@
 //! (bumped by every learn of a new address, move, expiry, eviction and flush) and the switch's
 //! own generation (bumped by port and bridge changes and by `Switch::revalidate_all`, which
 //! the control plane calls on configuration changes). A hit whose generation is stale is
-//! re-decided before it is used — a stale decision is never applied.
+//! re-decided before it is used — a stale decision is never applied. A decision made on a
+//! contended FDB read (`fdb::Lookup::Contended`) records no generation at all (`None`), so
+//! it is re-decided on the flow's next hit: it is used for the one frame, never remembered.
 //!
 //! # Limits
 //! At most `FLOW_LIMIT` flows (200000, OVS's default); beyond it frames still run NORMAL but
@@ -104,8 +106,9 @@ pub struct FlowStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flow {
     pub decision: Decision,
-    /// (FDB generation, switch generation) the decision was made under.
-    pub generation: (u64, u64),
+    /// (FDB generation, switch generation) the decision was made under; `None` when it must
+    /// be re-made on the next hit (it was made on a contended FDB read).
+    pub generation: Option<(u64, u64)>,
     /// Second (datapath clock) the source address was last refreshed in the FDB.
     pub learned_secs: u32,
     pub stats: FlowStats,
@@ -269,7 +272,7 @@ mod tests {
     fn flow(used_ms: u64) -> Flow {
         Flow {
             decision: Decision::Output(2, 0),
-            generation: (0, 0),
+            generation: Some((0, 0)),
             learned_secs: 0,
             stats: FlowStats {
                 used_ms,

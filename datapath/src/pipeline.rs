@@ -18,7 +18,7 @@
 //! (VLAN, MAC); floods go only to ports carrying that VLAN; egress pushes, pops or rewrites the
 //! tag per port.
 
-use crate::fdb::Fdb;
+use crate::fdb::{Fdb, Lookup};
 use crate::flow::{Decision, Flow, FlowCache, FlowDump, FlowKey, FlowStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
 use crate::vlan::{retag, PortVlan, VlanMode};
@@ -373,10 +373,11 @@ impl Switch {
                 f.learned_secs = now_secs;
             }
             let generation = (fdb.generation(), switch_generation);
-            let stale = f.generation != generation;
+            let stale = f.generation != Some(generation);
             if stale {
-                f.decision = normal_decision(bridge, bid, &key, vlan, port_vlan);
-                f.generation = generation;
+                let (decision, settled) = normal_decision(bridge, bid, &key, vlan, port_vlan);
+                f.decision = decision;
+                f.generation = settled.then_some(generation);
             }
             f.stats.packets += 1;
             f.stats.bytes += len;
@@ -396,7 +397,7 @@ impl Switch {
             fdb.learn(vlan, src, in_port, now_secs);
         }
         let generation = (fdb.generation(), self.generation);
-        let decision = normal_decision(bridge, bid, &key, vlan, port_vlan);
+        let (decision, settled) = normal_decision(bridge, bid, &key, vlan, port_vlan);
         let stats = FlowStats {
             packets: 1,
             bytes: len,
@@ -407,7 +408,7 @@ impl Switch {
             key,
             Flow {
                 decision,
-                generation,
+                generation: settled.then_some(generation),
                 learned_secs: now_secs,
                 stats,
             },
@@ -469,7 +470,9 @@ impl Switch {
     }
 }
 
-/// NORMAL's decision for a flow, given the FDB as it is now (no learning here).
+/// NORMAL's decision for a flow, given the FDB as it is now (no learning here), and whether
+/// it is settled: false when the FDB read was contended, so the decision (a flood) is good
+/// for this frame only and must not be cached under the current generation.
 #[inline]
 fn normal_decision(
     bridge: &BridgeEntry,
@@ -477,24 +480,26 @@ fn normal_decision(
     key: &FlowKey,
     vlan: u16,
     port_vlan: &[PortVlan],
-) -> Decision {
+) -> (Decision, bool) {
     if key.src.is_multicast() {
-        return Decision::Drop(DropReason::MulticastSrc);
+        return (Decision::Drop(DropReason::MulticastSrc), true);
     }
     if key.src.is_zero() {
-        return Decision::Drop(DropReason::ZeroSrc);
+        return (Decision::Drop(DropReason::ZeroSrc), true);
     }
     if key.dst.is_multicast() {
-        return Decision::Flood(bid, vlan);
+        return (Decision::Flood(bid, vlan), true);
     }
-    match bridge.fdb.lookup(vlan, key.dst) {
-        Some(port) if port == key.in_port => Decision::Drop(DropReason::SamePort),
-        Some(port) if vlan_of(port_vlan, port).egress(vlan).is_none() => {
+    let decision = match bridge.fdb.lookup(vlan, key.dst) {
+        Lookup::Hit(port) if port == key.in_port => Decision::Drop(DropReason::SamePort),
+        Lookup::Hit(port) if vlan_of(port_vlan, port).egress(vlan).is_none() => {
             Decision::Drop(DropReason::VlanNotAllowed)
         }
-        Some(port) => Decision::Output(port, vlan),
-        None => Decision::Flood(bid, vlan),
-    }
+        Lookup::Hit(port) => Decision::Output(port, vlan),
+        Lookup::Miss => Decision::Flood(bid, vlan),
+        Lookup::Contended => return (Decision::Flood(bid, vlan), false),
+    };
+    (decision, true)
 }
 
 /// A port's VLAN configuration (the default trunk when none was set).
@@ -505,4 +510,52 @@ fn vlan_of(cfg: &[PortVlan], port: PortNo) -> &PortVlan {
         trunks: Vec::new(),
     };
     cfg.get(usize::from(port)).unwrap_or(&DEFAULT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ethernet::{emit, MacAddr};
+
+    /// Run one frame from `in_port` through `sw`; the ports it went out on.
+    fn forward(sw: &mut Switch, in_port: PortNo, dst: MacAddr, src: MacAddr) -> Vec<PortNo> {
+        let mut f = vec![0u8; 60];
+        emit(&mut f, dst, src, 0x88b5);
+        let mut p = Packet::from_bytes(&f);
+        p.meta.in_port = in_port;
+        let (mut pool, mut out, mut batch) = (PacketPool::new(8), Outputs::new(), Batch::new());
+        assert!(batch.push(p).is_ok());
+        sw.process(&mut batch, 0, &mut pool, &mut out);
+        let mut ports = out.active_ports().to_vec();
+        out.flush(&mut pool, |_, _, _| {});
+        ports.sort_unstable();
+        ports
+    }
+
+    /// Defect: a lookup that met a writer mid-update reported a plain miss, the pipeline
+    /// cached the resulting flood under the current FDB generation, and since that writer
+    /// changed nothing (no generation bump) the flow kept flooding a known unicast host.
+    #[test]
+    fn a_decision_made_on_a_contended_read_is_not_cached() {
+        let fdb = Arc::new(Fdb::new(64));
+        let mut sw = Switch::new();
+        let br = sw.add_bridge(fdb.clone());
+        for p in 1..=3 {
+            assert!(sw.add_port(p, br));
+        }
+        let b = MacAddr([2, 0, 0, 0, 0, 0xb]);
+        let a = (1..=255u8)
+            .map(|n| MacAddr([2, 0, 0, 0, 1, n]))
+            .find(|&a| !fdb.same_bucket((0, a), (0, b)))
+            .expect("two buckets");
+        fdb.learn(0, b, 2, 0);
+        fdb.learn(0, a, 1, 0);
+        {
+            let _writer = fdb.hold_bucket(0, b);
+            assert_eq!(forward(&mut sw, 1, b, a), vec![2, 3], "unknown for now: flood");
+        }
+        assert_eq!(forward(&mut sw, 1, b, a), vec![2], "re-decided, not cached");
+        assert_eq!(forward(&mut sw, 1, b, a), vec![2]);
+        assert_eq!(sw.flows.counters.misses, 1);
+    }
 }

@@ -522,7 +522,7 @@ mod tests {
             got += handles[0].take_sent().len();
             got == 200
         }));
-        assert_eq!(fdb.lookup(0, b), Some(2));
+        assert_eq!(fdb.lookup(0, b).port(), Some(2));
         let c = read_counters(&pmd.stats);
         assert_eq!(c.frames, 201);
         pmd.stop();

@@ -38,7 +38,7 @@ fn unknown_destination_floods_then_learned_unicast() {
         got.iter().all(|(_, v)| v == &vec![f.clone()]),
         "flooded copies are identical"
     );
-    assert_eq!(r.fdb.lookup(0, mac(1)), Some(1), "source learned");
+    assert_eq!(r.fdb.lookup(0, mac(1)).port(), Some(1), "source learned");
 
     // Reply from 2 to 1 goes only to port 1.
     r.h(2).inject(&frame(mac(1), mac(2)));
@@ -138,8 +138,8 @@ fn table_full_evicts_from_busiest_port_and_keeps_others_unicast() {
     let s = r.fdb.stats();
     assert_eq!(s.current, 16, "bound held");
     assert!(s.evicted >= 200 - 14);
-    assert_eq!(r.fdb.lookup(0, mac(2)), Some(2));
-    assert_eq!(r.fdb.lookup(0, mac(3)), Some(3));
+    assert_eq!(r.fdb.lookup(0, mac(2)).port(), Some(2));
+    assert_eq!(r.fdb.lookup(0, mac(3)).port(), Some(3));
     r.h(4)
         .inject(&frame(mac(2), MacAddr([0x02, 0xbb, 0, 0, 0, 4])));
     r.run(1000);
@@ -180,8 +180,8 @@ fn vlans_learn_separately() {
     f[16..18].copy_from_slice(&0x88b5u16.to_be_bytes());
     r.h(1).inject(&f);
     r.run(0);
-    assert_eq!(r.fdb.lookup(10, mac(1)), Some(1));
-    assert_eq!(r.fdb.lookup(0, mac(1)), None);
+    assert_eq!(r.fdb.lookup(10, mac(1)).port(), Some(1));
+    assert_eq!(r.fdb.lookup(0, mac(1)).port(), None);
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn removed_port_is_forgotten() {
     r.run(0);
     r.sent();
     r.sw.remove_port(3);
-    assert_eq!(r.fdb.lookup(0, mac(3)), None);
+    assert_eq!(r.fdb.lookup(0, mac(3)).port(), None);
     r.h(1).inject(&frame(mac(3), mac(1)));
     r.run(0);
     assert_eq!(ports_of(&r.sent()), vec![2]);
@@ -319,7 +319,7 @@ fn idle_flows_expire_and_sources_stay_learned_while_hitting() {
         send(&mut r, 1, &f, t * 1000);
         r.fdb.expire(t as u32);
     }
-    assert_eq!(r.fdb.lookup(0, mac(1)), Some(1));
+    assert_eq!(r.fdb.lookup(0, mac(1)).port(), Some(1));
     assert_eq!(
         r.sw.flows.expire(45_000),
         1,
