@@ -45,7 +45,7 @@ impl Rig {
     fn timed_batch(&mut self, first: u32) -> Duration {
         for i in 0..BATCH_SIZE as u32 {
             let mut p = self.pool.get().unwrap();
-            p.set_frame(&udp_frame(mac(1_000_000 + i), mac(first + i)));
+            assert!(p.set_frame(&udp_frame(mac(1_000_000 + i), mac(first + i))));
             p.meta.in_port = 1;
             let _ = self.batch.push(p);
         }

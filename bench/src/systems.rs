@@ -94,9 +94,9 @@ pub struct Env {
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    /// Create `$TMPDIR/rvs-bench-<unique>`.
+    /// Create `$TMPDIR/rvst-PID-N-bench-<tag>` (see `rvs_testkit::owned_name`).
     pub fn new(tag: &str) -> std::io::Result<TempDir> {
-        let p = std::env::temp_dir().join(format!("rvs-bench-{}", unique_ifname(tag)));
+        let p = std::env::temp_dir().join(rvs_testkit::owned_name(&format!("bench-{tag}")));
         std::fs::create_dir_all(&p)?;
         Ok(TempDir(p))
     }
@@ -327,16 +327,24 @@ impl Ovs {
         self.run(None, &a)
     }
 
-    /// PIDs of ovs-vswitchd and ovsdb-server.
+    /// PIDs of this instance's ovs-vswitchd and ovsdb-server: read from their pidfiles and
+    /// kept only if the process is still that daemon started with this instance's directory
+    /// (a stale pidfile's PID may belong to anything by now).
     pub fn pids(&self) -> Vec<u32> {
         ["ovs-vswitchd", "ovsdb-server"]
             .iter()
             .filter_map(|d| {
-                std::fs::read_to_string(self.dir.join(format!("run/{d}.pid")))
+                let pid: u32 = std::fs::read_to_string(self.dir.join(format!("run/{d}.pid")))
                     .ok()?
                     .trim()
                     .parse()
-                    .ok()
+                    .ok()?;
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let mut args = cmdline.split(|&b| b == 0).map(String::from_utf8_lossy);
+                let prog = args.next()?;
+                let dir = self.dir.display().to_string();
+                (prog.rsplit('/').next() == Some(*d) && args.any(|a| a.contains(&dir)))
+                    .then_some(pid)
             })
             .collect()
     }
@@ -345,7 +353,7 @@ impl Ovs {
 impl Drop for Ovs {
     fn drop(&mut self) {
         for pid in self.pids() {
-            // SAFETY: kill(2) on a pid read from our own instance's pidfile.
+            // SAFETY: kill(2) on a pid that `pids` checked is our own instance's daemon.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
             let t = Instant::now();
             while t.elapsed() < Duration::from_secs(3)

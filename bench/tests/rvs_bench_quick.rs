@@ -1,24 +1,21 @@
 //! Proves the `rvs-bench` harness works end to end (root only): runs the built binary with
 //! `--quick --only rvs,linux-bridge --json FILE` and checks that the JSON has every expected
 //! case for the ceiling, rvs and the Linux bridge, with frames delivered through both
-//! switches. Not a timed test: no figure is compared with a threshold beyond "> 0".
+//! switches, TCP carried and round trips answered. Not a timed test: no figure is compared
+//! with a threshold beyond "> 0".
 //!
 //! The harness looks for `rvsd` and rvs's `ovs-vsctl` next to itself (the workspace's
-//! target directory); `./rvs.sh test` builds them first (`cargo build --workspace --bins`).
+//! target directory); `./rvs.sh test` builds them first (`cargo build --workspace --bins`),
+//! and their absence is a failure, not a skip.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rvs-bench");
 
-fn skip(why: &str) -> bool {
-    eprintln!("SKIP rvs_bench_quick: {why}");
-    true
-}
-
 #[test]
 fn quick_run_measures_rvs_and_linux_bridge() {
-    if !rvs_testkit::is_root() && skip("needs root (network namespaces)") {
+    if rvs_testkit::skip_unless_tools("rvs_bench_quick", &["ip", "ping", "nstat", "iperf3"]) {
         return;
     }
     let bin_dir = PathBuf::from(BIN)
@@ -26,21 +23,11 @@ fn quick_run_measures_rvs_and_linux_bridge() {
         .map(PathBuf::from)
         .unwrap_or_default();
     for b in ["rvsd", "ovs-vsctl"] {
-        if !bin_dir.join(b).exists()
-            && skip(&format!(
-                "{} missing: build the workspace binaries first (cargo build --workspace --bins)",
-                bin_dir.join(b).display()
-            ))
-        {
-            return;
-        }
-    }
-    let missing: Vec<&str> = ["ip", "ping", "nstat"]
-        .into_iter()
-        .filter(|t| !rvs_testkit::have_tool(t))
-        .collect();
-    if !missing.is_empty() && skip(&format!("missing tools: {}", missing.join(", "))) {
-        return;
+        assert!(
+            bin_dir.join(b).exists(),
+            "{} missing: build the workspace binaries first (cargo build --workspace --bins)",
+            bin_dir.join(b).display()
+        );
     }
     let json = std::env::temp_dir().join(format!("rvs-bench-quick-{}.json", std::process::id()));
     let svg = json.with_extension("svg");
@@ -84,10 +71,16 @@ fn quick_run_measures_rvs_and_linux_bridge() {
             assert!(d > 0.0, "{sys}/{case} delivered nothing: {r}\n{stdout}");
             assert!(r["offered_pps"].as_f64().unwrap_or(0.0) >= d * 0.99, "{r}");
         }
-        for case in ["tcp", "rr"] {
-            // Present either way; TCP/RR figures depend on iperf3 being installed.
-            let _ = find(sys, case);
-        }
+        let tcp = find(sys, "tcp");
+        assert_eq!(tcp["status"], "ok", "{sys}/tcp: {tcp}\n{stdout}");
+        assert!(
+            tcp["gbps"].as_f64().unwrap_or(0.0) > 0.0,
+            "{sys}/tcp: {tcp}"
+        );
+        let rr = find(sys, "rr");
+        assert_eq!(rr["status"], "ok", "{sys}/rr: {rr}\n{stdout}");
+        let (p50, p99) = (rr["p50_us"].as_f64(), rr["p99_us"].as_f64());
+        assert!(p50.is_some_and(|v| v > 0.0) && p99 >= p50, "{sys}/rr: {rr}");
     }
     assert!(stdout.contains("UDP, max offered load"), "{stdout}");
 }

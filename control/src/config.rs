@@ -14,14 +14,16 @@
 //!   options are known for the type and well formed (a GRE interface has an IPv4 `remote_ip`);
 //! - known `other_config` keys carry well-formed values (unknown keys are kept, as OVS does).
 //!
-//! Persistence is crash-safe: [`Config::save`] writes a temporary file in the same directory,
-//! fsyncs it, renames it over `conf.json` and fsyncs the directory; on any error the previous file
-//! is left intact. Loading never panics, whatever the bytes ([`Config::from_json_bytes`] is
+//! Persistence is crash-safe ([`crate::files::replace_file`]): [`Config::save`] writes a private
+//! (0600: it holds GRE keys) temporary file in the same directory, fsyncs it and renames it over
+//! `conf.json`. The rename is the commit point: a save that fails before it leaves the previous
+//! file intact and the transaction is refused; once it succeeded the transaction is committed,
+//! even if the directory fsync after it fails (logged as a warning). Loading never panics, whatever the bytes ([`Config::from_json_bytes`] is
 //! fuzzed), and refuses files written by a newer rvs (higher `schema_version`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -278,37 +280,20 @@ impl Config {
         out
     }
 
-    /// Writes `DBDIR/conf.json` atomically: temp file in the same directory, fsync, rename,
-    /// fsync of the directory. On error the old file is intact and the temp file removed.
+    /// Writes `DBDIR/conf.json` atomically (see the module header): an error means nothing
+    /// changed on disk; `Ok` means the new file is in place.
     pub fn save(&self, dbdir: &Path) -> Result<(), ConfigError> {
-        let path = Self::path(dbdir);
-        let tmp = dbdir.join(format!(".{CONF_FILE}.tmp.{}", std::process::id()));
-        let io_err = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| ConfigError::Io { path: p, source }
-        };
-        let bytes = self.to_json_bytes();
-        let write = || -> Result<(), ConfigError> {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(io_err(&tmp))?;
-            f.write_all(&bytes).map_err(io_err(&tmp))?;
-            f.sync_all().map_err(io_err(&tmp))?;
-            drop(f);
-            fs::rename(&tmp, &path).map_err(io_err(&path))?;
-            Ok(())
-        };
-        if let Err(e) = write() {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        // The rename is done; make it durable.
-        let dir = fs::File::open(dbdir).map_err(io_err(dbdir))?;
-        dir.sync_all().map_err(io_err(dbdir))?;
-        Ok(())
+        crate::files::replace_file(&Self::path(dbdir), &self.to_json_bytes(), 0o600).map_err(|e| {
+            ConfigError::Io {
+                path: e.path,
+                source: e.source,
+            }
+        })
+    }
+
+    /// Remove temporary files a crashed save left in `dbdir`; returns how many.
+    pub fn remove_stale_temps(dbdir: &Path) -> usize {
+        crate::files::remove_stale_temps(&Self::path(dbdir))
     }
 
     /// Checks every invariant listed in the module header. The error names the offending

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod files;
 pub mod format;
 pub mod log;
 pub mod server;

@@ -35,12 +35,7 @@ fn assert_afxdp_port(lan: &Lan, p: &str) {
 
 /// A coverage counter's total (0 when `coverage/show` does not list it: never hit).
 fn coverage(lan: &Lan, name: &str) -> u64 {
-    let cov = lan.rvsd.appctl_ok(&["coverage/show"]);
-    cov.lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .and_then(|l| l.rsplit("total: ").next())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    lan.rvsd.coverage(name)
 }
 
 /// The ids of the XDP programs `ip link show DEV` lists on `dev` in `ns`.

@@ -15,7 +15,7 @@ use common::{suite, Rvsd, TempDir};
 use rvs_datapath::wire::gre::GreHeader;
 use rvs_datapath::wire::ipv4::{proto, Ipv4Packet};
 use rvs_datapath::wire::{EtherType, EthernetFrame};
-use rvs_testkit::{have_tool, skip_unless_tools, unique_ifname, Background, Netns};
+use rvs_testkit::{coverage_total, have_tool, skip_unless_tools, unique_ifname, Capture, Netns};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -148,8 +148,8 @@ fn http_transfer(client: &Netns, server: &Netns, server_ip: &str, what: &str) {
 /// to its container; the sha256 checks of those transfers prove the merged frames intact.
 fn assert_gro_merged(rvsd: &Rvsd, what: &str) {
     let cov = rvsd.appctl_ok(&["coverage/show"]);
-    let supers = coverage_value(&cov, "gre_rx_gro_superframes").unwrap_or(0);
-    let segs = coverage_value(&cov, "gre_rx_gro_segments").unwrap_or(0);
+    let supers = coverage_total(&cov, "gre_rx_gro_superframes");
+    let segs = coverage_total(&cov, "gre_rx_gro_segments");
     assert!(
         supers > 0 && segs >= 2 * supers,
         "{what}: GRO {supers} super-frames from {segs} segments\n{cov}"
@@ -175,78 +175,6 @@ fn iperf(client: &Netns, server: &Netns, server_ip: &str, reverse: bool) -> f64 
         .as_f64()
         .unwrap_or(0.0)
         / 1e9
-}
-
-/// tcpdump on `dev` in `ns`, written per packet; stopped with SIGINT on drop.
-struct Capture {
-    bg: Background,
-    file: PathBuf,
-}
-
-impl Capture {
-    fn start(ns: &Netns, dev: &str, dir: &Path, filter: &str) -> Capture {
-        let file = dir.join(format!("{}.pcap", unique_ifname("cap")));
-        let bg = ns.spawn([
-            "tcpdump",
-            "-i",
-            dev,
-            "--immediate-mode",
-            "-U",
-            "-n",
-            "-w",
-            &file.display().to_string(),
-            filter,
-        ]);
-        // tcpdump creates the file once it is capturing.
-        let ok = ns.wait_until(Duration::from_secs(5), |_| file.exists());
-        assert!(ok, "tcpdump did not start");
-        std::thread::sleep(Duration::from_millis(300));
-        Capture { bg, file }
-    }
-
-    /// Stop (SIGINT) and return the frames.
-    fn frames(self) -> Vec<Vec<u8>> {
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("kill")
-            .args(["-INT", &self.bg.id().to_string()])
-            .status();
-        std::thread::sleep(Duration::from_millis(300));
-        pcap_frames(&self.file)
-    }
-}
-
-/// Frames of a classic pcap file (either byte order, µs or ns timestamps).
-fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
-    let Ok(d) = std::fs::read(path) else {
-        return vec![];
-    };
-    if d.len() < 24 {
-        return vec![];
-    }
-    let le = matches!(
-        &d[0..4],
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]
-    );
-    let rd = |b: &[u8]| {
-        let a = [b[0], b[1], b[2], b[3]];
-        if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    };
-    let mut off = 24;
-    let mut out = vec![];
-    while off + 16 <= d.len() {
-        let caplen = rd(&d[off + 8..off + 12]) as usize;
-        off += 16;
-        if off + caplen > d.len() {
-            break;
-        }
-        out.push(d[off..off + caplen].to_vec());
-        off += caplen;
-    }
-    out
 }
 
 /// Check every GRE frame of a capture with rvs's own wire views; returns how many there were.
@@ -302,7 +230,7 @@ fn gre_between_two_rvsd_hosts() {
         ("csum=true", vec!["csum=true"], true, None, 1458),
     ] {
         pair.set_tunnel_rvs(&extra);
-        let cap = Capture::start(&pair.h1.ns, &pair.h1.uplink, &pair.h1.dir.0, "ip proto 47");
+        let cap = Capture::start(&pair.h1.ns, &pair.h1.uplink, "ip proto 47");
         assert!(
             ping(&pair.h1.container, C2),
             "{what}: ping c1 -> c2\nrvsd1:\n{}",
@@ -391,13 +319,6 @@ fn gre_packet(csum: Option<bool>, key: Option<u32>, marker: &str) -> Vec<u8> {
     g
 }
 
-fn coverage_value(cov: &str, name: &str) -> Option<u64> {
-    cov.lines().find_map(|l| {
-        let mut it = l.split_whitespace();
-        (it.next() == Some(name)).then(|| it.last().and_then(|v| v.parse().ok()))?
-    })
-}
-
 #[test]
 fn hostile_gre_is_dropped_and_counted() {
     if skip_unless_tools(
@@ -413,12 +334,7 @@ fn hostile_gre_is_dropped_and_counted() {
     pair.h2
         .ns
         .exec(["ip", "addr", "add", "10.201.0.3/24", "dev", &pair.h2.uplink]);
-    let cap = Capture::start(
-        &pair.h1.container,
-        "eth0",
-        &pair.h1.dir.0,
-        "ether proto 0x88b5",
-    );
+    let cap = Capture::start(&pair.h1.container, "eth0", "ether proto 0x88b5");
     let cov0 = pair.rvsd1().appctl_ok(&["coverage/show"]);
     let mut trunc = gre_packet(None, Some(4660), "x")[..6].to_vec();
     trunc[0] = 0xa0; // C and K announced, fields missing
@@ -473,8 +389,8 @@ fn hostile_gre_is_dropped_and_counted() {
         "gre_drop_bad_checksum",
         "gre_drop_truncated",
     ] {
-        let before = coverage_value(&cov0, name).unwrap_or(0);
-        let after = coverage_value(&cov, name).unwrap_or(0);
+        let before = coverage_total(&cov0, name);
+        let after = coverage_total(&cov, name);
         assert!(after > before, "{name}: {before} -> {after}\n{cov}");
     }
 
@@ -690,9 +606,13 @@ fn gre_interop_with_real_ovs() {
     ) {
         return;
     }
-    if !have_tool("ovs-vswitchd") || !Path::new("/usr/share/openvswitch/vswitch.ovsschema").exists()
+    if !have_tool("ovs-vswitchd")
+        || !Path::new("/usr/share/openvswitch/vswitch.ovsschema").exists()
+            && rvs_testkit::skip(
+                "gre_interop_with_real_ovs",
+                "openvswitch-switch is not installed",
+            )
     {
-        eprintln!("SKIP gre_interop_with_real_ovs: openvswitch-switch is not installed");
         return;
     }
     let pair = Pair::new(true);

@@ -149,10 +149,12 @@ fn debian_ovs_appctl_gives_the_same_answers() {
     if skip_unless_root("debian_ovs_appctl") {
         return;
     }
-    if !Path::new("/usr/bin/ovs-appctl").exists() || !have_tool("ovs-appctl") {
-        eprintln!(
-            "SKIP debian_ovs_appctl: /usr/bin/ovs-appctl (openvswitch-common) is not installed"
-        );
+    if (!Path::new("/usr/bin/ovs-appctl").exists() || !have_tool("ovs-appctl"))
+        && rvs_testkit::skip(
+            "debian_ovs_appctl",
+            "/usr/bin/ovs-appctl (openvswitch-common) is not installed",
+        )
+    {
         return;
     }
     let sw = Netns::new("deb");

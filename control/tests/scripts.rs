@@ -26,8 +26,12 @@ fn debian_ovs_docker_runs_unchanged() {
     if skip_unless_root("debian_ovs_docker") {
         return;
     }
-    if !Path::new("/usr/bin/ovs-docker").exists() || !have_tool("uuidgen") {
-        eprintln!("SKIP debian_ovs_docker: needs /usr/bin/ovs-docker (openvswitch-common) and uuidgen (uuid-runtime)");
+    if (!Path::new("/usr/bin/ovs-docker").exists() || !have_tool("uuidgen"))
+        && rvs_testkit::skip(
+            "debian_ovs_docker",
+            "needs /usr/bin/ovs-docker (openvswitch-common) and uuidgen (uuid-runtime)",
+        )
+    {
         return;
     }
     let sw = Netns::new("dk");

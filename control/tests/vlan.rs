@@ -5,17 +5,21 @@
 mod common;
 
 use common::Lan;
-use rvs_testkit::skip_unless_root;
+use rvs_testkit::{skip_unless_tools, Capture, Netns};
+use std::time::{Duration, Instant};
 
 #[test]
 fn access_and_trunk_ports_follow_ovs() {
-    if skip_unless_root("access_and_trunk_ports_follow_ovs") {
+    if skip_unless_tools(
+        "access_and_trunk_ports_follow_ovs",
+        &["tcpdump", "python3", "ping"],
+    ) {
         return;
     }
     // c0, c1 in VLAN 10; c2 in VLAN 20 (same IP subnet, so only the switch keeps them apart);
     // c3 is a trunk. This kernel has no 8021q module (no VLAN subinterfaces) and no bridge
     // VLAN filtering, so the trunk side sends tagged frames from a raw socket and reads them
-    // with tcpdump, which shows the 802.1Q tag.
+    // from a tcpdump capture (libpcap puts the 802.1Q tag back into each frame).
     let lan = Lan::new(4, 6);
     lan.rvsd.vsctl_ok(&["set", "port", &lan.ports[0], "tag=10"]);
     lan.rvsd.vsctl_ok(&["set", "port", &lan.ports[1], "tag=10"]);
@@ -30,49 +34,43 @@ fn access_and_trunk_ports_follow_ovs() {
     assert!(!lan.ping(0, &lan.ip(2)), "VLAN 10 cannot reach VLAN 20");
 
     // A broadcast in VLAN 10 (ARP for an absent address) reaches the trunk tagged 10, and
-    // not the VLAN 20 access port.
-    let capture = |ns: &rvs_testkit::Netns, filter: &str| -> String {
-        let o = ns
-            .try_exec([
-                "timeout", "4", "tcpdump", "-l", "-e", "-nn", "-c", "1", "-i", "eth0", filter,
-            ])
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    let (trunk, other) = std::thread::scope(|s| {
-        let t = s.spawn(|| capture(c3, "arp"));
-        let o = s.spawn(|| capture(&lan.containers[2], "arp"));
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        let _ = lan.containers[0].try_exec([
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "1",
-            &format!("10.77.{}.99", lan.subnet),
-        ]);
-        (t.join().unwrap(), o.join().unwrap())
-    });
+    // not the VLAN 20 access port; a VLAN 20 broadcast sent from the trunk (the positive
+    // control) does reach that port, so its capture provably ran.
+    let cap_trunk = Capture::start(c3, "eth0", "");
+    let cap_other = Capture::start(&lan.containers[2], "eth0", "");
+    arping(&lan.containers[0], &ip_of(&lan, 99));
+    send_tagged_arp(
+        c3,
+        20,
+        "02:aa:bb:cc:dd:20",
+        [10, 77, lan.subnet, 120],
+        ip_of_bytes(&lan, 97),
+    );
+    let trunk = arp_requests(&cap_trunk.frames());
+    let other = arp_requests(&cap_other.frames());
     assert!(
-        trunk.contains("vlan 10") && trunk.contains("who-has 10.77.6.99"),
-        "trunk saw: {trunk:?}"
+        trunk.contains(&(Some(10), ip_of_bytes(&lan, 99))),
+        "trunk did not get the VLAN 10 broadcast tagged 10: {trunk:?}"
     );
     assert!(
-        !other.contains("who-has 10.77.6.99"),
+        other.contains(&(None, ip_of_bytes(&lan, 97))),
+        "the VLAN 20 port did not get the VLAN 20 broadcast untagged: {other:?}"
+    );
+    assert!(
+        !other.iter().any(|(_, t)| *t == ip_of_bytes(&lan, 99)),
         "VLAN 20 port saw VLAN 10 broadcast: {other:?}"
     );
 
     // A tagged frame from the trunk (an ARP request in VLAN 10 from a made-up host) reaches
     // the VLAN 10 access port untagged, and the host is learned in VLAN 10 on the trunk.
     let fake = "02:aa:bb:cc:dd:03";
-    let target_ip: Vec<u8> = lan.ip(0).split('.').map(|x| x.parse().unwrap()).collect();
-    let py = format!(
-        "import socket\ns=socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.bind(('eth0',0))\nsrc=bytes.fromhex('{m}')\nf=b'\\xff'*6+src+b'\\x81\\x00\\x00\\x0a\\x08\\x06'+b'\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x01'+src+bytes([10,77,{sn},77])+b'\\x00'*6+bytes({tip:?})\ns.send(f+b'\\x00'*(64-len(f)))\n",
-        m = fake.replace(':', ""),
-        sn = lan.subnet,
-        tip = target_ip
+    send_tagged_arp(
+        c3,
+        10,
+        fake,
+        [10, 77, lan.subnet, 77],
+        ip_of_bytes(&lan, 10),
     );
-    c3.exec(["python3", "-c", &py]);
     let fdb = lan.rvsd.appctl_ok(&["fdb/show", "br0"]);
     let row = fdb
         .lines()
@@ -98,31 +96,92 @@ fn access_and_trunk_ports_follow_ovs() {
     );
     assert!(dump.contains("push_vlan(vid=10,pcp=0),5"), "{dump}");
 
-    // Limit the trunk to VLAN 20: VLAN 10 broadcasts no longer reach it.
+    // Limit the trunk to VLAN 20: VLAN 10 broadcasts no longer reach it, VLAN 20 ones still
+    // do, and a VLAN 10 frame *from* it is dropped and counted.
     lan.rvsd
         .vsctl_ok(&["set", "port", &lan.ports[3], "trunks=20"]);
-    let trunk = std::thread::scope(|s| {
-        let t = s.spawn(|| capture(c3, "arp"));
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        let _ = lan.containers[0].try_exec([
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "1",
-            &format!("10.77.{}.98", lan.subnet),
-        ]);
-        t.join().unwrap()
-    });
+    // Forget the made-up host, so no unicast to it (now unreachable in VLAN 10 through the
+    // trunk) is dropped and counted in the middle of the check below.
+    lan.containers[0].exec(["ip", "neigh", "flush", "all"]);
+    lan.rvsd.appctl_ok(&["fdb/flush", "br0"]);
+    let dropped0 = lan.rvsd.coverage("datapath_drop_vlan_not_allowed");
+    let cap_trunk = Capture::start(c3, "eth0", "");
+    arping(&lan.containers[0], &ip_of(&lan, 98));
+    arping(&lan.containers[2], &ip_of(&lan, 96));
+    let trunk = arp_requests(&cap_trunk.frames());
     assert!(
-        !trunk.contains("who-has"),
+        trunk.contains(&(Some(20), ip_of_bytes(&lan, 96))),
+        "trunks=20 lost VLAN 20: {trunk:?}"
+    );
+    assert!(
+        !trunk.iter().any(|(_, t)| *t == ip_of_bytes(&lan, 98)),
         "trunks=20 still got VLAN 10: {trunk:?}"
     );
-    let cov = lan.rvsd.appctl_ok(&["coverage/show"]);
-    assert!(
-        cov.lines()
-            .any(|l| l.starts_with("datapath_drop_vlan_not_allowed"))
-            || !cov.is_empty(),
-        "{cov}"
+    send_tagged_arp(
+        c3,
+        10,
+        "02:aa:bb:cc:dd:04",
+        [10, 77, lan.subnet, 78],
+        ip_of_bytes(&lan, 10),
     );
+    assert!(
+        wait_for(|| lan.rvsd.coverage("datapath_drop_vlan_not_allowed") == dropped0 + 1),
+        "the VLAN 10 frame from a trunks=20 port was not dropped once: {}",
+        lan.rvsd.appctl_ok(&["coverage/show"])
+    );
+}
+
+fn ip_of(lan: &common::Lan, host: u8) -> String {
+    format!("10.77.{}.{host}", lan.subnet)
+}
+
+fn ip_of_bytes(lan: &common::Lan, host: u8) -> [u8; 4] {
+    [10, 77, lan.subnet, host]
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// One ARP request for `ip` from `ns` (a ping to an absent address makes the kernel ask).
+fn arping(ns: &Netns, ip: &str) {
+    let _ = ns.try_exec(["ping", "-c", "1", "-W", "1", ip]);
+}
+
+/// Send one broadcast ARP request tagged `vid` from `ns`'s eth0 through a raw socket.
+fn send_tagged_arp(ns: &Netns, vid: u16, src: &str, src_ip: [u8; 4], target_ip: [u8; 4]) {
+    let py = format!(
+        "import socket\ns=socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.bind(('eth0',0))\nsrc=bytes.fromhex('{m}')\nf=b'\\xff'*6+src+b'\\x81\\x00'+({vid}).to_bytes(2,'big')+b'\\x08\\x06'+b'\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x01'+src+bytes({sip:?})+b'\\x00'*6+bytes({tip:?})\ns.send(f+b'\\x00'*(64-len(f)))\n",
+        m = src.replace(':', ""),
+        sip = src_ip,
+        tip = target_ip
+    );
+    ns.exec(["python3", "-c", &py]);
+}
+
+/// The broadcast ARP requests among `frames`: (802.1Q VLAN id if tagged, target IPv4).
+fn arp_requests(frames: &[Vec<u8>]) -> Vec<(Option<u16>, [u8; 4])> {
+    frames
+        .iter()
+        .filter_map(|f| {
+            if f.len() < 14 || f[0..6] != [0xff; 6] {
+                return None;
+            }
+            let (vid, l3) = match u16::from_be_bytes([f[12], f[13]]) {
+                0x8100 if f.len() >= 18 => (Some(u16::from_be_bytes([f[14], f[15]]) & 0x0fff), 18),
+                _ => (None, 14),
+            };
+            let ethertype = u16::from_be_bytes([*f.get(l3 - 2)?, *f.get(l3 - 1)?]);
+            let arp = f.get(l3..l3 + 28)?;
+            (ethertype == 0x0806 && arp[6..8] == [0, 1])
+                .then(|| (vid, [arp[24], arp[25], arp[26], arp[27]]))
+        })
+        .collect()
 }

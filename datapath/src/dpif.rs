@@ -446,12 +446,20 @@ impl Dpif {
         Ok(())
     }
 
-    /// Housekeeping, called by the control thread about once a second: FDB aging, and
-    /// ports whose netdev vanished or never opened are (re)tried.
+    /// Housekeeping, called by the control thread about once a second: FDB aging, memory a
+    /// PMD's flow table freed goes back to the kernel, and ports whose netdev vanished or
+    /// never opened are (re)tried.
     pub fn run(&mut self) {
         let now = self.clock.now_secs();
         for b in self.bridges.values() {
             b.fdb.expire(now);
+        }
+        // Take every PMD's flag (no short-circuit), then trim once if any asked.
+        let trim = self.pmds.iter().fold(false, |any, p| {
+            p.stats.trim_wanted.swap(false, Relaxed) | any
+        });
+        if trim {
+            crate::flow::release_free_memory();
         }
         let names: Vec<String> = self.ports.keys().cloned().collect();
         for n in names {

@@ -35,8 +35,8 @@
 //! control) thread, and a learn that meets an over-full table meanwhile is
 //! [`Learned::Deferred`].
 
+use crate::sync::{fence, spin_loop, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use crate::wire::MacAddr;
-use core::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 /// Default capacity, as OVS.
 pub const DEFAULT_MAX_ENTRIES: usize = 8192;
@@ -47,8 +47,11 @@ pub const MAX_ENTRIES_LIMIT: usize = 1_000_000;
 pub const DEFAULT_AGING_SECS: u32 = 300;
 /// Allowed aging range, in seconds.
 pub const AGING_RANGE: core::ops::RangeInclusive<u32> = 15..=3600;
-/// Highest datapath port number + 1 the table accounts for.
-pub const MAX_PORTS: usize = 1024;
+/// Highest datapath port number + 1 the table accounts for (a handful under loom, whose
+/// models track every atomic).
+pub const MAX_PORTS: usize = if cfg!(loom) { 8 } else { 1024 };
+/// Fewest buckets a table has.
+const MIN_BUCKETS: usize = if cfg!(loom) { 2 } else { 16 };
 /// Entries per bucket.
 const SLOTS: usize = 7;
 const KEY_VALID: u64 = 1 << 63;
@@ -68,8 +71,8 @@ impl Bucket {
     fn new() -> Bucket {
         Bucket {
             seq: AtomicU32::new(0),
-            keys: Default::default(),
-            vals: Default::default(),
+            keys: core::array::from_fn(|_| AtomicU64::new(0)),
+            vals: core::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
@@ -82,7 +85,7 @@ impl Bucket {
         for _ in 0..READ_RETRIES {
             let s1 = self.seq.load(Acquire);
             if s1 & 1 == 1 {
-                core::hint::spin_loop();
+                spin_loop();
                 continue;
             }
             let r = f(&self.keys, &self.vals);
@@ -108,7 +111,7 @@ impl Bucket {
                 fence(Release);
                 return BucketGuard { b: self };
             }
-            core::hint::spin_loop();
+            spin_loop();
         }
     }
 }
@@ -257,11 +260,19 @@ impl Fdb {
     /// bucket array is sized for it, about 4.5 slots per entry, so buckets rarely fill).
     pub fn new(max_entries: usize) -> Fdb {
         let max_entries = max_entries.clamp(1, MAX_ENTRIES_LIMIT);
-        let nbuckets = (max_entries * 2 / SLOTS * 2).max(16).next_power_of_two();
+        let nbuckets = (max_entries * 2 / SLOTS * 2)
+            .max(MIN_BUCKETS)
+            .next_power_of_two();
         Fdb {
             buckets: (0..nbuckets).map(|_| Bucket::new()).collect(),
             mask: nbuckets - 1,
-            hasher: ahash::RandomState::new(),
+            // Random seeds, so no one can aim a MAC flood at one bucket; fixed under loom,
+            // whose models must be deterministic.
+            hasher: if cfg!(loom) {
+                ahash::RandomState::with_seeds(1, 2, 3, 4)
+            } else {
+                ahash::RandomState::new()
+            },
             max_entries: AtomicUsize::new(max_entries),
             aging_secs: AtomicU32::new(DEFAULT_AGING_SECS),
             count: AtomicUsize::new(0),
@@ -399,8 +410,14 @@ impl Fdb {
                 return Err(Learned::Deferred);
             } else if self.evict_one() {
                 budget -= 1;
-            } else {
+            } else if self.count.load(Relaxed) < self.max_entries.load(Relaxed) {
+                // Others removed entries while we looked for a victim: room after all.
+                budget -= 1;
+            } else if self.count.load(Relaxed) <= self.static_count.load(Relaxed) {
                 return Err(Learned::Full);
+            } else {
+                // Learned entries exist but moved or went while we looked: not full.
+                return Err(Learned::Deferred);
             }
         }
     }
@@ -1016,5 +1033,130 @@ mod tests {
         assert_eq!(snap.len(), 500);
         assert_eq!(f.stats().current, 500);
         assert_eq!(f.stats().learned, 500);
+    }
+}
+
+/// Model checks of the seqlock protocol under every interleaving (and every weak-memory
+/// outcome loom models), which a stress test on x86 cannot see. Run with
+/// `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p rvs-datapath --release --lib loom`.
+#[cfg(all(test, loom))]
+pub(crate) mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    fn mac(n: u32) -> MacAddr {
+        MacAddr::from_u64(0x0200_0000_0000 | u64::from(n))
+    }
+
+    /// Explore every interleaving with up to `LOOM_PREEMPTIONS` forced preemptions (the
+    /// usual bound: almost all concurrency bugs need two or three; unbounded, the seqlock's
+    /// retry loops make the space explode).
+    pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(LOOM_PREEMPTIONS);
+        b.check(f);
+    }
+    pub(crate) const LOOM_PREEMPTIONS: usize = 2;
+
+    /// `n` addresses that share one bucket (so writers and readers really meet).
+    fn same_bucket_macs(f: &Fdb, n: usize) -> Vec<MacAddr> {
+        let home = f.bucket(make_key(0, mac(1))) as *const Bucket;
+        (1..1000)
+            .map(mac)
+            .filter(|m| core::ptr::eq(f.bucket(make_key(0, *m)), home))
+            .take(n)
+            .collect()
+    }
+
+    /// A reader racing a move and an insert in its bucket sees the old port, the new port or
+    /// "contended" — never another entry's port, never a miss for a key that stays.
+    #[test]
+    fn reader_vs_move_and_insert() {
+        model(|| {
+            let f = Arc::new(Fdb::new(8));
+            let m = same_bucket_macs(&f, 2);
+            f.learn(0, m[0], 1, 0);
+            let w = {
+                let f = f.clone();
+                let m = m.clone();
+                thread::spawn(move || {
+                    assert_eq!(f.learn(0, m[0], 2, 1), Learned::Moved { from: 1 });
+                    assert_eq!(f.learn(0, m[1], 3, 1), Learned::New);
+                })
+            };
+            let a = f.lookup(0, m[0]);
+            assert!(
+                matches!(a, Lookup::Hit(1) | Lookup::Hit(2) | Lookup::Contended),
+                "{a:?}"
+            );
+            let b = f.lookup(0, m[1]);
+            assert!(
+                matches!(b, Lookup::Miss | Lookup::Hit(3) | Lookup::Contended),
+                "{b:?}"
+            );
+            w.join().unwrap();
+            assert_eq!(f.lookup(0, m[0]), Lookup::Hit(2));
+            assert_eq!(f.lookup(0, m[1]), Lookup::Hit(3));
+        });
+    }
+
+    /// A learner that must evict vs a remover and another learner, in a full table:
+    /// afterwards the count equals the entries present, the per-port tallies add up and no
+    /// key is there twice.
+    #[test]
+    fn learner_evictor_and_remover_keep_the_books() {
+        model(|| {
+            let f = Arc::new(Fdb::new(2));
+            let m = same_bucket_macs(&f, 4);
+            f.learn(0, m[0], 1, 0);
+            f.learn(0, m[1], 1, 0);
+            let t = {
+                let (f, m) = (f.clone(), m.clone());
+                thread::spawn(move || {
+                    f.remove(0, m[1]);
+                    f.learn(0, m[3], 3, 1)
+                })
+            };
+            // A full table: this learn evicts, racing the removal and the other learn.
+            let r2 = f.learn(0, m[2], 2, 1);
+            let r3 = t.join().unwrap();
+            assert!(matches!(r2, Learned::New | Learned::Deferred), "{r2:?}");
+            assert!(matches!(r3, Learned::New | Learned::Deferred), "{r3:?}");
+            let snap = f.snapshot(1);
+            let s = f.stats();
+            assert!(s.current <= 2, "{s:?}");
+            assert_eq!(snap.len(), s.current);
+            let tallies: u32 = (0..MAX_PORTS as u16).map(|p| f.port_count(p)).sum();
+            assert_eq!(tallies as usize, s.current);
+            let mut keys: Vec<_> = snap.iter().map(|e| e.mac).collect();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), snap.len());
+        });
+    }
+
+    /// The refresh ABA: a refresh of X must never land on a slot that X left and Y, on the
+    /// same port with the same age, took meanwhile (the old lock-free CAS could).
+    #[test]
+    fn a_refresh_never_extends_a_reused_slot() {
+        model(|| {
+            let f = Arc::new(Fdb::new(8));
+            let m = same_bucket_macs(&f, 2);
+            let (x, y) = (m[0], m[1]);
+            f.learn(0, x, 1, 0);
+            let t = {
+                let f = f.clone();
+                thread::spawn(move || {
+                    f.remove(0, x);
+                    f.learn(0, y, 1, 0);
+                })
+            };
+            f.learn(0, x, 1, 5);
+            t.join().unwrap();
+            let snap = f.snapshot(5);
+            let age_y = snap.iter().find(|e| e.mac == y).map(|e| e.age);
+            assert_eq!(age_y, Some(5), "y was seen at 0, so it is 5 s old at 5");
+        });
     }
 }

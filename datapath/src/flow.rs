@@ -140,6 +140,9 @@ pub struct FlowCounters {
 pub struct FlowCache {
     map: HashMap<FlowKey, Flow, ahash::RandomState>,
     limit: usize,
+    /// Set when `expire` shrank the table: the owner asks the control thread to give the
+    /// freed memory back (`malloc_trim` takes the allocator's locks: never on a PMD).
+    shrunk: bool,
     pub counters: FlowCounters,
 }
 
@@ -154,6 +157,7 @@ impl FlowCache {
         FlowCache {
             map: HashMap::with_hasher(ahash::RandomState::new()),
             limit,
+            shrunk: false,
             counters: FlowCounters::default(),
         }
     }
@@ -199,9 +203,14 @@ impl FlowCache {
         // daemon's footprint returns to what its live flows need.
         if self.map.capacity() > 4 * self.map.len().max(1024) {
             self.map.shrink_to(self.map.len() * 2);
-            release_free_memory();
+            self.shrunk = true;
         }
         n
+    }
+
+    /// True once after `expire` shrank the table (see `release_free_memory`).
+    pub fn take_shrunk(&mut self) -> bool {
+        core::mem::take(&mut self.shrunk)
     }
 
     /// Remove every flow (`dpctl/del-flows`).
@@ -223,8 +232,9 @@ impl FlowCache {
 }
 
 /// Hand freed heap pages back to the kernel. glibc keeps freed memory in its arenas; after a
-/// large table shrank, `malloc_trim` returns the free pages (rare: only after a shrink).
-fn release_free_memory() {
+/// large table shrank, `malloc_trim` returns the free pages (rare: only after a shrink). It
+/// walks and locks the allocator's arenas, so the control thread calls it, never a PMD.
+pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases memory the allocator already considers free; it takes
     // the allocator's own locks and touches no memory we hold.

@@ -13,6 +13,7 @@ pub mod packet;
 pub mod pipeline;
 pub mod pmd;
 pub mod port;
+mod sync;
 pub mod tunnel;
 pub mod vlan;
 pub mod wire;

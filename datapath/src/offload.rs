@@ -72,11 +72,19 @@ pub fn prepare_tx(
     out: &mut impl FnMut(Packet, &mut PacketPool),
 ) {
     let o = p.meta.offload;
-    if accepts_vnet || (!o.needs_csum && o.gso_type == GSO_NONE) {
+    if accepts_vnet {
         out(p, pool);
         return;
     }
-    if o.gso_type & !GSO_ECN == GSO_NONE {
+    let gso = o.gso_type & !GSO_ECN;
+    if gso == GSO_NONE && !o.needs_csum {
+        // Nothing to do (an ECN bit without a GSO type means nothing on its own): never let
+        // it reach checksum completion, whose offsets would then be garbage.
+        p.meta.offload = Offload::default();
+        out(p, pool);
+        return;
+    }
+    if gso == GSO_NONE {
         let (start, off) = (usize::from(o.csum_start), usize::from(o.csum_offset));
         if l4::complete_partial(p.data_mut(), start, off).is_err() {
             counters.drops_malformed += 1;
@@ -547,6 +555,21 @@ mod tests {
         let v = run(p, false, &mut pool, &mut c);
         assert_eq!(be16(v[0].data(), field), 0xffff);
         assert!(l4::verify(v[0].data()).unwrap());
+    }
+
+    /// Defect: a vnet header with only the ECN GSO bit (and no `needs_csum`) went to checksum
+    /// completion with offsets 0/0, which wrote a "checksum" over the MAC header.
+    #[test]
+    fn an_ecn_bit_alone_changes_nothing() {
+        let frame: Vec<u8> = (0..60u8).collect();
+        let mut p = Packet::from_bytes(&frame);
+        p.meta.offload.gso_type = GSO_ECN;
+        let mut pool = PacketPool::new(1);
+        let mut c = OffloadCounters::default();
+        let v = run(p, false, &mut pool, &mut c);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].data(), &frame[..], "frame untouched");
+        assert_eq!((c.csum_completed, c.drops()), (0, 0));
     }
 
     #[test]

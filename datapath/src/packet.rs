@@ -110,10 +110,11 @@ impl Packet {
             meta: Meta::default(),
         }
     }
-    /// A packet holding a copy of `frame` (tests and slow paths).
+    /// A packet holding a copy of `frame` (tests and slow paths). Panics if `frame` is
+    /// longer than `MAX_FRAME`.
     pub fn from_bytes(frame: &[u8]) -> Packet {
         let mut p = Packet::new();
-        p.set_frame(frame);
+        assert!(p.set_frame(frame), "frame longer than MAX_FRAME");
         p
     }
     /// The frame.
@@ -158,13 +159,20 @@ impl Packet {
     pub fn set_len(&mut self, len: usize) {
         self.end = (self.start + len).min(self.buf.len());
     }
-    /// Replace the frame with a copy of `frame` (truncated to `MAX_FRAME`).
+    /// Replace the frame with a copy of `frame`. `false` (and nothing changes) when it is
+    /// longer than `MAX_FRAME`: a frame is never silently cut short. (One that `push_front`
+    /// grew into the headroom can be that long.)
     #[inline]
-    pub fn set_frame(&mut self, frame: &[u8]) {
-        let n = frame.len().min(MAX_FRAME);
+    #[must_use]
+    pub fn set_frame(&mut self, frame: &[u8]) -> bool {
+        let n = frame.len();
+        if n > MAX_FRAME {
+            return false;
+        }
         self.start = HEADROOM;
-        self.buf[HEADROOM..HEADROOM + n].copy_from_slice(&frame[..n]);
+        self.buf[HEADROOM..HEADROOM + n].copy_from_slice(frame);
         self.end = HEADROOM + n;
+        true
     }
     /// Grow the frame by `n` bytes at the front, into the headroom, and return them.
     /// `None` when the headroom is too small.
@@ -205,11 +213,16 @@ impl Packet {
         self.end = end;
         true
     }
-    /// Make this packet a copy of `other` (frame and metadata).
+    /// Make this packet a copy of `other` (frame and metadata). `false` (nothing changes)
+    /// when `other`'s frame is longer than `MAX_FRAME` (see `set_frame`).
     #[inline]
-    pub fn clone_from_packet(&mut self, other: &Packet) {
-        self.set_frame(other.data());
+    #[must_use]
+    pub fn clone_from_packet(&mut self, other: &Packet) -> bool {
+        if !self.set_frame(other.data()) {
+            return false;
+        }
         self.meta = other.meta;
+        true
     }
 }
 
@@ -351,6 +364,24 @@ impl PacketPool {
 mod tests {
     use super::*;
 
+    /// Defect: copying a frame that `push_front` had grown past `MAX_FRAME` (a VLAN tag
+    /// pushed onto a maximal GSO frame, then flooded) silently cut its tail off.
+    #[test]
+    fn a_frame_too_long_to_copy_is_refused_not_cut() {
+        let mut big = Packet::from_bytes(&vec![7u8; MAX_FRAME]);
+        big.push_front(4)
+            .unwrap()
+            .copy_from_slice(&[0x81, 0, 0, 10]);
+        assert_eq!(big.len(), MAX_FRAME + 4);
+        let mut copy = Packet::from_bytes(b"old");
+        assert!(!copy.clone_from_packet(&big));
+        assert_eq!(copy.data(), b"old", "unchanged");
+        assert!(!copy.set_frame(big.data()));
+        big.pull_front(4);
+        assert!(copy.clone_from_packet(&big));
+        assert_eq!(copy.len(), MAX_FRAME);
+    }
+
     #[test]
     fn headroom_push_pull() {
         let mut p = Packet::from_bytes(b"hello");
@@ -380,7 +411,7 @@ mod tests {
     fn pool_recycles_without_allocating() {
         let mut pool = PacketPool::new(2);
         let mut a = pool.get().unwrap();
-        a.set_frame(b"x");
+        assert!(a.set_frame(b"x"));
         a.meta.in_port = 9;
         let b = pool.get().unwrap();
         assert!(pool.get().is_none());
@@ -397,7 +428,7 @@ mod tests {
         let mut b = Batch::new();
         for i in 0..4u8 {
             let mut p = pool.get().unwrap();
-            p.set_frame(&[i]);
+            assert!(p.set_frame(&[i]));
             b.push(p).unwrap();
         }
         b.retain_or_recycle(&mut pool, |p| p.data()[0] % 2 == 0);

@@ -56,11 +56,17 @@ pub enum DropReason {
     /// length shorter than the header or longer than the frame (the Linux bridge's netfilter
     /// drops these too).
     BadIpv4,
+    /// A flood copy of a frame longer than a packet buffer holds (a tag pushed onto a
+    /// maximal GSO frame): refused rather than cut short.
+    Oversize,
+    /// The egress VLAN tag could not be applied (`vlan::retag`: no headroom, a frame too
+    /// short for its tag, or offload offsets that would leave their range).
+    RetagFailed,
 }
 
 impl DropReason {
     /// All reasons, in counter order.
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::Runt,
         DropReason::VlanTruncated,
         DropReason::MulticastSrc,
@@ -70,6 +76,8 @@ impl DropReason {
         DropReason::NoBuffer,
         DropReason::VlanNotAllowed,
         DropReason::BadIpv4,
+        DropReason::Oversize,
+        DropReason::RetagFailed,
     ];
     /// Counter name, in OVS's `coverage/show` style.
     pub fn name(self) -> &'static str {
@@ -83,6 +91,8 @@ impl DropReason {
             DropReason::NoBuffer => "datapath_drop_no_buffer",
             DropReason::VlanNotAllowed => "datapath_drop_vlan_not_allowed",
             DropReason::BadIpv4 => "datapath_drop_bad_ipv4",
+            DropReason::Oversize => "datapath_drop_oversize",
+            DropReason::RetagFailed => "datapath_drop_retag_failed",
         }
     }
 }
@@ -318,7 +328,11 @@ impl Switch {
                     let mut p = p;
                     match vlan_of(&self.port_vlan, port).egress(vlan) {
                         Some(tagged) if retag(&mut p, tagged, vlan) => out.push(port, p, pool),
-                        _ => {
+                        Some(_) => {
+                            self.counters.drop(DropReason::RetagFailed);
+                            pool.put(p);
+                        }
+                        None => {
                             self.counters.drop(DropReason::VlanNotAllowed);
                             pool.put(p);
                         }
@@ -445,13 +459,18 @@ impl Switch {
                 if retag(&mut p, tagged, vlan) {
                     out.push(port, p, pool);
                 } else {
+                    self.counters.drop(DropReason::RetagFailed);
                     pool.put(p);
                 }
                 return;
             } else {
                 match pool.get() {
                     Some(mut c) => {
-                        c.clone_from_packet(&p);
+                        if !c.clone_from_packet(&p) {
+                            pool.put(c);
+                            self.counters.drop(DropReason::Oversize);
+                            continue;
+                        }
                         c
                     }
                     None => {
@@ -463,6 +482,7 @@ impl Switch {
             if retag(&mut copy, tagged, vlan) {
                 out.push(port, copy, pool);
             } else {
+                self.counters.drop(DropReason::RetagFailed);
                 pool.put(copy);
             }
         }
@@ -518,7 +538,12 @@ mod tests {
     use crate::wire::ethernet::{emit, MacAddr};
 
     /// Run one frame from `in_port` through `sw`; the ports it went out on.
-    fn forward(sw: &mut Switch, in_port: PortNo, dst: MacAddr, src: MacAddr) -> Vec<PortNo> {
+    pub(super) fn forward(
+        sw: &mut Switch,
+        in_port: PortNo,
+        dst: MacAddr,
+        src: MacAddr,
+    ) -> Vec<PortNo> {
         let mut f = vec![0u8; 60];
         emit(&mut f, dst, src, 0x88b5);
         let mut p = Packet::from_bytes(&f);
@@ -552,10 +577,53 @@ mod tests {
         fdb.learn(0, a, 1, 0);
         {
             let _writer = fdb.hold_bucket(0, b);
-            assert_eq!(forward(&mut sw, 1, b, a), vec![2, 3], "unknown for now: flood");
+            assert_eq!(
+                forward(&mut sw, 1, b, a),
+                vec![2, 3],
+                "unknown for now: flood"
+            );
         }
         assert_eq!(forward(&mut sw, 1, b, a), vec![2], "re-decided, not cached");
         assert_eq!(forward(&mut sw, 1, b, a), vec![2]);
         assert_eq!(sw.flows.counters.misses, 1);
+    }
+}
+
+/// Model check (loom, see `fdb`'s loom tests for how to run) of the flow cache's revalidation
+/// against FDB writers on other threads.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::tests::forward;
+    use super::*;
+    use crate::wire::ethernet::MacAddr;
+
+    /// A move of the destination racing the PMD's decision for it (and the flow install):
+    /// whatever the interleaving, the first frame goes to the old port, the new port or
+    /// everywhere (a contended read), and the next frame after the move follows the FDB —
+    /// a decision cached under a generation never outlives a change made after it.
+    #[test]
+    fn a_cached_decision_never_outlives_a_move() {
+        crate::fdb::loom_tests::model(|| {
+            let fdb = Arc::new(Fdb::new(8));
+            let mut sw = Switch::new();
+            let br = sw.add_bridge(fdb.clone());
+            for p in 1..=3 {
+                assert!(sw.add_port(p, br));
+            }
+            let (a, b) = (MacAddr([2, 0, 0, 0, 0, 0xa]), MacAddr([2, 0, 0, 0, 0, 0xb]));
+            fdb.learn(0, b, 2, 0);
+            fdb.learn(0, a, 1, 0);
+            let mover = {
+                let fdb = fdb.clone();
+                loom::thread::spawn(move || fdb.learn(0, b, 3, 0))
+            };
+            let first = forward(&mut sw, 1, b, a);
+            assert!(first == [2] || first == [3] || first == [2, 3], "{first:?}");
+            assert_eq!(
+                mover.join().unwrap(),
+                crate::fdb::Learned::Moved { from: 2 }
+            );
+            assert_eq!(forward(&mut sw, 1, b, a), vec![3]);
+        });
     }
 }

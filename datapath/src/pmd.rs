@@ -145,6 +145,8 @@ pub struct PmdStats {
     pub flows: AtomicU64,
     pub flow_revalidated: AtomicU64,
     pub flow_limit_hits: AtomicU64,
+    /// The flow table shrank: the control thread should return freed memory to the kernel.
+    pub trim_wanted: AtomicBool,
 }
 
 impl PmdStats {
@@ -402,6 +404,9 @@ impl Pmd {
                 last_expiry = Instant::now();
                 if self.switch.flows.expire(self.clock.now_ms()) > 0 {
                     self.publish();
+                }
+                if self.switch.flows.take_shrunk() {
+                    self.stats.trim_wanted.store(true, Relaxed);
                 }
             }
             while let Ok(m) = self.rx.try_recv() {

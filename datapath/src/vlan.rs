@@ -13,7 +13,7 @@
 //! Invariant: a frame inside the pipeline keeps whatever tag it arrived with; egress decides
 //! per port whether to push, pop, rewrite or keep it (`retag`).
 
-use crate::packet::Packet;
+use crate::packet::{Offload, Packet};
 use crate::wire::ethernet::{is_vlan_tpid, EtherType};
 
 /// A port's VLAN configuration.
@@ -98,8 +98,9 @@ impl PortVlan {
 }
 
 /// Make the frame's outer tag match what egress wants: tagged with `vlan` (keeping the PCP of
-/// an existing tag) or untagged. False when the headroom is too small (never with
-/// `packet::HEADROOM`) or the frame is a runt.
+/// an existing tag) or untagged. False (and the frame unchanged) when the headroom is too small
+/// (never with `packet::HEADROOM`), the frame is a runt, or its checksum/GSO offsets would
+/// leave their 16-bit range once moved with the tag.
 #[inline]
 pub fn retag(p: &mut Packet, tagged: bool, vlan: u16) -> bool {
     let d = p.data();
@@ -123,9 +124,12 @@ pub fn retag(p: &mut Packet, tagged: bool, vlan: u16) -> bool {
             if d.len() < 18 {
                 return false;
             }
+            let Some(offload) = shifted_offload(&p.meta.offload, -4) else {
+                return false;
+            };
             p.data_mut().copy_within(0..12, 4);
             p.pull_front(4);
-            shift_offload(p, -4);
+            p.meta.offload = offload;
             true
         }
     }
@@ -134,31 +138,62 @@ pub fn retag(p: &mut Packet, tagged: bool, vlan: u16) -> bool {
 /// Insert an outer tag (`tpid`, `tci`) after the MAC addresses, in the headroom.
 #[inline]
 pub fn push_tag(p: &mut Packet, tpid: u16, tci: u16) -> bool {
-    if p.len() < 14 || p.push_front(4).is_none() {
+    if p.len() < 14 {
+        return false;
+    }
+    let Some(offload) = shifted_offload(&p.meta.offload, 4) else {
+        return false;
+    };
+    if p.push_front(4).is_none() {
         return false;
     }
     let d = p.data_mut();
     d.copy_within(4..16, 0);
     d[12..14].copy_from_slice(&tpid.to_be_bytes());
     d[14..16].copy_from_slice(&tci.to_be_bytes());
-    shift_offload(p, 4);
+    p.meta.offload = offload;
     true
 }
 
-/// Keep checksum/GSO offsets pointing at the same bytes after the L2 header grew or shrank.
-fn shift_offload(p: &mut Packet, delta: i32) {
-    let o = &mut p.meta.offload;
+/// The checksum/GSO offsets moved by `delta` bytes (the L2 header grew or shrank), so they
+/// point at the same bytes; `None` if one would leave 0..=u16::MAX (the frame's metadata
+/// does not describe it: refuse it rather than wrap to an offset inside the MAC header).
+fn shifted_offload(o: &Offload, delta: i16) -> Option<Offload> {
+    let mut o = *o;
     if o.needs_csum {
-        o.csum_start = (i32::from(o.csum_start) + delta).max(0) as u16;
+        o.csum_start = o.csum_start.checked_add_signed(delta)?;
     }
     if o.hdr_len != 0 {
-        o.hdr_len = (i32::from(o.hdr_len) + delta).max(0) as u16;
+        o.hdr_len = o.hdr_len.checked_add_signed(delta)?;
     }
+    Some(o)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Defect: offsets were moved with wrapping casts: a csum_start near 65535 wrapped to a
+    /// few bytes (inside the MAC header) on a push, one below 4 was clamped on a pop.
+    #[test]
+    fn offsets_that_would_leave_their_range_refuse_the_retag() {
+        let mut p = Packet::from_bytes(&[0u8; 60]);
+        p.meta.offload.needs_csum = true;
+        p.meta.offload.csum_start = u16::MAX - 1;
+        assert!(!retag(&mut p, true, 10));
+        assert_eq!(p.len(), 60, "frame unchanged");
+        assert_eq!(p.meta.offload.csum_start, u16::MAX - 1);
+        let mut f = vec![0u8; 60];
+        f[12..14].copy_from_slice(&[0x81, 0]);
+        let mut p = Packet::from_bytes(&f);
+        p.meta.offload.needs_csum = true;
+        p.meta.offload.csum_start = 2;
+        assert!(!retag(&mut p, false, 0));
+        assert_eq!(p.len(), 60);
+        p.meta.offload.csum_start = 38;
+        assert!(retag(&mut p, false, 0));
+        assert_eq!((p.len(), p.meta.offload.csum_start), (56, 34));
+    }
 
     #[test]
     fn modes_follow_ovs() {

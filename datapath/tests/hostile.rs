@@ -544,15 +544,9 @@ fn hostile_gre_is_refused_with_named_reasons() {
 // ---------------------------------------------------------------------------------------------
 // MAC flood.
 
+/// Resident memory of this test process, kB (panics if unreadable).
 fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    rvs_testkit::rss_kb(std::process::id())
 }
 
 #[test]

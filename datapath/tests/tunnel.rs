@@ -118,11 +118,6 @@ fn decap_never_panics_on_mutated_captures() {
 
 // ---- the real socket, over loopback in a private netns (root only) ----
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Run `f` on a thread that has its own network namespace with `lo` up at `mtu`.
 fn in_private_netns<R: Send>(mtu: u32, f: impl FnOnce() -> R + Send) -> R {
     std::thread::scope(|s| {
@@ -197,8 +192,7 @@ fn counter(port: &GrePort, name: &str) -> u64 {
 
 #[test]
 fn gre_port_over_loopback_segments_and_answers_oversize() {
-    if !is_root() {
-        eprintln!("SKIP gre_port_over_loopback: needs root (network namespaces)");
+    if rvs_testkit::skip_unless_root("gre_port_over_loopback") {
         return;
     }
     in_private_netns(1500, || {
@@ -299,8 +293,7 @@ fn gre_port_over_loopback_segments_and_answers_oversize() {
 
 #[test]
 fn gre_ports_demultiplex_by_key() {
-    if !is_root() {
-        eprintln!("SKIP gre_ports_demultiplex_by_key: needs root (network namespaces)");
+    if rvs_testkit::skip_unless_root("gre_ports_demultiplex_by_key") {
         return;
     }
     in_private_netns(1500, || {

@@ -3,7 +3,10 @@
 //!
 //! Everything a test creates is named uniquely (prefix + process id + a per-process counter)
 //! so tests can run in parallel, and is removed when its owner is dropped — also when the test
-//! panics, because `Drop` runs during unwinding:
+//! panics, because `Drop` runs during unwinding. A process killed by a signal runs no `Drop`:
+//! namespaces and scratch directories carry their owner's PID in their names
+//! ([`owned_name`], `rvst-PID-N-prefix`), and the first [`Netns::new`] of every process sweeps
+//! those whose owner is dead ([`sweep_dead_owners`]).
 //! - [`Netns`] deletes its namespace (and with it every interface inside, including veth ends
 //!   whose peers live elsewhere);
 //! - [`Veth`] deletes a pair still in the creating namespace;
@@ -11,8 +14,10 @@
 //!
 //! Commands run through `ip netns exec`; a failing command panics with the command line, exit
 //! status and stderr, so a test failure says what went wrong. Tests that need root or a tool
-//! should call [`skip_unless_root`] / [`skip_unless_tools`] first: they print why and return
-//! `true` when the test should return early.
+//! should call [`skip_unless_root`] / [`skip_unless_tools`] (or [`skip`] for any other reason)
+//! first: they print why and return `true` when the test should return early — unless the
+//! environment sets `RVS_REQUIRE_ROOT=1` (CI does), where a skip is a failure: a suite that
+//! passes because it skipped has not passed.
 //!
 //! Interface names are limited to 15 bytes (`IFNAMSIZ - 1`); [`unique_ifname`] keeps to that.
 //!
@@ -126,13 +131,22 @@ pub fn have_tool(tool: &str) -> bool {
     })
 }
 
+/// Environment variable under which a skipped test fails instead (set by CI).
+pub const REQUIRE_ENV: &str = "RVS_REQUIRE_ROOT";
+
+/// Skip `test` because of `why`: print a notice and return `true` (the caller returns early),
+/// or panic when `RVS_REQUIRE_ROOT=1`.
+pub fn skip(test: &str, why: &str) -> bool {
+    if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
+        panic!("{test} cannot run: {why} ({REQUIRE_ENV}=1 makes a skip a failure)");
+    }
+    eprintln!("SKIP {test}: {why}");
+    true
+}
+
 /// Print a skip notice and return `true` unless running as root.
 pub fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!("SKIP {test}: needs root (network namespaces)");
-    true
+    !is_root() && skip(test, "needs root (network namespaces)")
 }
 
 /// Print a skip notice and return `true` unless running as root with every tool installed.
@@ -141,11 +155,75 @@ pub fn skip_unless_tools(test: &str, tools: &[&str]) -> bool {
         return true;
     }
     let missing: Vec<&str> = tools.iter().copied().filter(|t| !have_tool(t)).collect();
-    if missing.is_empty() {
+    !missing.is_empty() && skip(test, &format!("missing tools: {}", missing.join(", ")))
+}
+
+/// Resident memory of process `pid` in kB. Panics when it cannot be read: a memory check
+/// that silently read 0 would pass whatever the memory did.
+pub fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS line in /proc/{pid}/status"))
+}
+
+/// Prefix of every name [`owned_name`] makes.
+pub const OWNED_PREFIX: &str = "rvst-";
+
+/// A name for a namespace or scratch directory that records its owner: `rvst-PID-N-prefix`
+/// (unique per process and call). Not for interface names (too long for IFNAMSIZ).
+pub fn owned_name(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{OWNED_PREFIX}{}-{n}-{prefix}", std::process::id())
+}
+
+/// The owner PID recorded in a name made by [`owned_name`].
+pub fn owner_of(name: &str) -> Option<u32> {
+    name.strip_prefix(OWNED_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// True while process `pid` exists.
+pub fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
+    };
+    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+}
+
+/// Remove the namespaces (after killing what runs in them) and the scratch directories in the
+/// temp dir that [`owned_name`] named for processes that no longer exist, e.g. a test run
+/// killed by a signal. Returns the names removed.
+pub fn sweep_dead_owners() -> Vec<String> {
+    let dead = |name: &str| owner_of(name).is_some_and(|pid| !pid_alive(pid));
+    let mut swept = vec![];
+    if let Ok(rd) = std::fs::read_dir("/run/netns") {
+        for name in rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+        {
+            if dead(&name) {
+                drop(Netns { name: name.clone() });
+                swept.push(name);
+            }
+        }
     }
-    eprintln!("SKIP {test}: missing tools: {}", missing.join(", "));
-    true
+    if let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if dead(&name) && std::fs::remove_dir_all(e.path()).is_ok() {
+                swept.push(name);
+            }
+        }
+    }
+    swept
 }
 
 fn describe<I, S>(args: I) -> Vec<String>
@@ -201,6 +279,106 @@ where
     Command::new(prog).args(rest).output()
 }
 
+/// A coverage counter's total in `ovs-appctl coverage/show` output (0 when the counter is not
+/// listed: OVS and rvs list only counters that were hit).
+pub fn coverage_total(coverage_show: &str, name: &str) -> u64 {
+    coverage_show
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.rsplit("total: ").next()?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Frames of a classic pcap file (either byte order, µs or ns timestamps). A missing or
+/// truncated file gives the frames that are whole.
+pub fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
+    let Ok(d) = std::fs::read(path) else {
+        return vec![];
+    };
+    if d.len() < 24 {
+        return vec![];
+    }
+    let le = matches!(
+        &d[0..4],
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]
+    );
+    let rd = |b: &[u8]| {
+        let a = [b[0], b[1], b[2], b[3]];
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let mut off = 24;
+    let mut out = vec![];
+    while off + 16 <= d.len() {
+        let caplen = rd(&d[off + 8..off + 12]) as usize;
+        off += 16;
+        if off + caplen > d.len() {
+            break;
+        }
+        out.push(d[off..off + caplen].to_vec());
+        off += caplen;
+    }
+    out
+}
+
+/// tcpdump on one interface of a namespace, written to a pcap file packet by packet.
+/// [`Capture::start`] returns only once tcpdump is capturing (it has opened its file), so a
+/// test that checks a frame is *absent* knows the capture was running.
+#[derive(Debug)]
+pub struct Capture {
+    bg: Background,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Capture on `dev` in `ns` what `filter` (a pcap filter; "" for everything) matches.
+    pub fn start(ns: &Netns, dev: &str, filter: &str) -> Capture {
+        let file = std::env::temp_dir().join(format!("{}.pcap", owned_name("cap")));
+        let mut args = vec![
+            "tcpdump".to_string(),
+            "-i".into(),
+            dev.into(),
+            "--immediate-mode".into(),
+            "-U".into(),
+            "-n".into(),
+            "-w".into(),
+            file.display().to_string(),
+        ];
+        if !filter.is_empty() {
+            args.push(filter.into());
+        }
+        let mut bg = ns.spawn(&args);
+        // tcpdump opens its file once the capture is active.
+        let started = ns.wait_until(Duration::from_secs(5), |_| file.exists());
+        assert!(
+            started && bg.running(),
+            "tcpdump did not start capturing on {dev} in {}",
+            ns.name()
+        );
+        Capture { bg, file }
+    }
+
+    /// Stop the capture (SIGINT, so tcpdump flushes) and return the frames it saw.
+    pub fn frames(mut self) -> Vec<Vec<u8>> {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = try_run(["kill", "-INT", &self.bg.id().to_string()]);
+        let t = Instant::now();
+        while self.bg.running() && t.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        pcap_frames(&self.file)
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
 /// A network namespace that exists as long as this value does.
 #[derive(Debug)]
 pub struct Netns {
@@ -208,10 +386,18 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Create a namespace named `prefix` + pid + counter, with `lo` up. Panics (with the `ip`
-    /// error) if it cannot be created.
+    /// Create a namespace named by [`owned_name`], with `lo` up. Panics (with the `ip`
+    /// error) if it cannot be created. The first call of a process sweeps what dead test
+    /// processes left behind ([`sweep_dead_owners`]).
     pub fn new(prefix: &str) -> Netns {
-        let name = unique_ifname(prefix);
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(|| {
+            let swept = sweep_dead_owners();
+            if !swept.is_empty() {
+                eprintln!("rvs_testkit: removed leftovers of dead test processes: {swept:?}");
+            }
+        });
+        let name = owned_name(prefix);
         run(["ip", "netns", "add", &name]);
         let ns = Netns { name };
         ns.exec(["ip", "link", "set", "lo", "up"]);

@@ -172,7 +172,7 @@ fn exercise(t: &Topo, label: &str) -> Option<f64> {
     t.h1.exec(["ping", "-c3", "-i0.2", "-W2", "10.50.0.2"]);
     t.h1.exec(["ping", "-6", "-c2", "-i0.2", "-W2", "fd00:50::2"]);
 
-    let dir = std::env::temp_dir().join(unique_ifname("rvsweb"));
+    let dir = std::env::temp_dir().join(rvs_testkit::owned_name("rvsweb"));
     std::fs::create_dir_all(&dir).unwrap();
     let _cleanup = RemoveDir(dir.clone());
     let file = dir.join("blob");

@@ -8,6 +8,7 @@
 use rvs_control::client::{default_dbdir, default_rundir, SOCKET_NAME};
 use rvs_control::config::Config;
 use rvs_control::daemon::Daemon;
+use rvs_control::files::{self, RundirLock};
 use rvs_control::log::{self, Level};
 use rvs_control::log_at;
 use rvs_control::server;
@@ -147,9 +148,16 @@ fn n_pmd(cfg: &Config) -> DpifConfig {
     }
 }
 
+/// Write the pidfile atomically (a reader never sees it half written; a symlink planted at
+/// its name is replaced, not followed).
 fn write_pidfile(path: &Path) {
-    if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-        die(&format!("{}: cannot write pidfile ({e})", path.display()));
+    let pid = format!("{}\n", std::process::id());
+    if let Err(e) = files::replace_file(path, pid.as_bytes(), 0o644) {
+        die(&format!(
+            "{}: cannot write pidfile ({})",
+            path.display(),
+            e.source
+        ));
     }
 }
 
@@ -177,6 +185,8 @@ fn main() {
             die(&format!("{}: cannot create directory ({e})", d.display()));
         }
     }
+    // Before anything else touches the run directory: one daemon per rundir.
+    let lock = RundirLock::acquire(&rundir).unwrap_or_else(|e| die(&e));
     // Refuse a corrupt or newer config before anything else, and never overwrite it.
     let cfg = match Config::load(&dbdir) {
         Ok(c) => c,
@@ -184,6 +194,7 @@ fn main() {
             "{e}; refusing to start (the file is left untouched)"
         )),
     };
+    Config::remove_stale_temps(&dbdir);
     if let Some(lf) = &o.log_file {
         let path = lf
             .clone()
@@ -196,6 +207,10 @@ fn main() {
         }
     }
     let ready = o.detach.then(detach);
+    if ready.is_some() {
+        // The lock came along through fork(); its PID did not.
+        let _ = lock.record_pid();
+    }
     let sock = rundir.join(SOCKET_NAME);
     let listener = match server::bind(&sock) {
         Ok(l) => l,
@@ -234,6 +249,7 @@ fn main() {
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }
+    drop(lock);
     if let Err(e) = r {
         die(&format!("control loop failed: {e}"));
     }

@@ -21,7 +21,7 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(prefix: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("rvs-{}", unique_ifname(prefix)));
+        let p = std::env::temp_dir().join(rvs_testkit::owned_name(prefix));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -191,6 +191,11 @@ impl Rvsd {
             out_str(&o)
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// A `coverage/show` counter's total (0 when not listed).
+    pub fn coverage(&self, name: &str) -> u64 {
+        rvs_testkit::coverage_total(&self.appctl_ok(&["coverage/show"]), name)
     }
 
     pub fn dpctl(&self, args: &[&str]) -> Output {

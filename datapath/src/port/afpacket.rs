@@ -458,7 +458,12 @@ impl AfPacketPort {
                 core::slice::from_raw_parts(slot.add(mac), snap),
             )
         };
-        p.set_frame(frame);
+        if !p.set_frame(frame) {
+            // Unreachable (a slot is far smaller than MAX_FRAME); never forward a cut frame.
+            pool.put(p);
+            self.stats.rx_errors += 1;
+            return 0;
+        }
         p.meta.in_port = self.port_no;
         p.meta.offload = vnet::parse(hdr);
         let vlan = (h.tp_status & TP_STATUS_VLAN_VALID != 0 || h.tp_vlan_tci != 0).then(|| {

@@ -398,7 +398,8 @@ impl GrePort {
         while self.icmp_count > 0 && !batch.is_full() {
             let Some(mut p) = pool.get() else { break };
             let slot = self.icmp_head;
-            p.set_frame(&self.icmp[slot][..self.icmp_len[slot]]);
+            // An ICMP reply is at most a few hundred bytes: it always fits.
+            let _fits = p.set_frame(&self.icmp[slot][..self.icmp_len[slot]]);
             p.meta.in_port = self.port_no;
             self.icmp_head = (self.icmp_head + 1) % ICMP_QUEUE;
             self.icmp_count -= 1;

@@ -77,7 +77,11 @@ impl Port for MemPort {
                 self.stats.rx_dropped += 1;
                 continue;
             };
-            p.set_frame(&frame);
+            if !p.set_frame(&frame) {
+                pool.put(p);
+                self.stats.rx_errors += 1;
+                continue;
+            }
             p.meta.in_port = self.port_no;
             self.stats.rx_packets += 1;
             self.stats.rx_bytes += frame.len() as u64;

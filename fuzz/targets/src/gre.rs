@@ -101,7 +101,9 @@ pub(crate) fn decap_checked(pkt: &[u8], cfg: &GreConfig) -> Result<Decapped, Gre
 /// length, or `None` when it is too big to encapsulate.
 fn encap_checked(frame: &[u8], cfg: &GreConfig, pkt: &mut Packet) -> Option<usize> {
     pkt.reset();
-    pkt.set_frame(frame);
+    if !pkt.set_frame(frame) {
+        return None;
+    }
     let inner_len = pkt.len();
     match tunnel::encap(pkt, cfg, LOCAL, 0x4242) {
         Ok(total) => {

@@ -136,7 +136,7 @@ impl Rig {
             let len = usize::from(inp.u16()) % (MAX_FRAME + 1);
             let bytes = inp.bytes(len);
             let Some(mut p) = pool.get() else { break };
-            p.set_frame(bytes);
+            assert!(p.set_frame(bytes), "len <= MAX_FRAME");
             if port == self.gre_port {
                 // What the GRE port does on receive.
                 match gre::decap_checked(p.data(), &self.gre) {
