@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod format;
 pub mod jsonrpc;
 pub mod log;
+pub mod ovsdb;
 pub mod server;
 pub mod unixctl;
 pub mod vsctl;
