@@ -744,3 +744,6 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
