@@ -28,4 +28,5 @@ pub use schema::{
     AtomicType, BaseType, ColumnSchema, ColumnType, DatabaseSchema, RefType, TableSchema,
 };
 pub use session::{Event, MonitorMethod, Session, SessionConfig, State};
+pub use transport::{Remote, Transport};
 pub use txn::{Condition, Function, Mutation, Mutator, Op, OpResult, TxnError, TxnOutcome};
