@@ -1924,7 +1924,7 @@ fn relop(have: &Datum, want: &Datum, op: &str) -> bool {
         "{>}" => want.is_subset_of(have) && have != want,
         "{<=}" => have.is_subset_of(want),
         "{>=}" => want.is_subset_of(have),
-        "{in}" => have.len() > 0 && have.is_subset_of(want),
+        "{in}" => !have.is_empty() && have.is_subset_of(want),
         "{not-in}" => have.keys.iter().all(|k| !want.keys.contains(k)),
         _ => false,
     }

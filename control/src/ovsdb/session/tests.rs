@@ -730,7 +730,7 @@ fn transactions_assert_the_lock_and_report_each_outcome() {
     };
     assert!(matches!(h.s.transact(&[bad]), Err(TxnError::Invalid(_))));
     assert!(h.sent().is_empty());
-    assert!(matches!(OpResult::NotExecuted.uuid(), None));
+    assert!(OpResult::NotExecuted.uuid().is_none());
 }
 
 #[test]
