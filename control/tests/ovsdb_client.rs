@@ -201,13 +201,9 @@ impl Client {
 
     /// The UUID and row of the `table` row named `name`.
     fn row(&self, table: &str, name: &str) -> Option<(String, rvs_control::ovsdb::Row)> {
-        let want = Datum::scalar(Atom::Str(name.into()));
-        self.session
-            .replica()?
-            .table(table)?
-            .rows()
-            .find(|(_, r)| r.get("name") == Some(&want))
-            .map(|(u, r)| (u.to_string(), r.clone()))
+        let name = Datum::scalar(Atom::Str(name.into()));
+        let (uuid, row) = self.session.replica()?.table(table)?.find("name", &name)?;
+        Some((uuid.to_string(), row.clone()))
     }
 
     fn int(&self, table: &str, name: &str, col: &str) -> Option<i64> {

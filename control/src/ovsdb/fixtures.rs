@@ -51,3 +51,23 @@ pub(crate) fn schema() -> DatabaseSchema {
     let reply = reply_to("get_schema.json", "get_schema", 0);
     DatabaseSchema::from_json(&reply["result"]).expect("the captured schema parses")
 }
+
+/// The tables and columns capture.py monitors.
+pub(crate) fn monitored() -> Vec<(String, Vec<String>)> {
+    let req = &transcript("monitor_cond.json")[0]["send"]["params"][2];
+    let tables = req.as_object().expect("monitor requests");
+    tables
+        .iter()
+        .map(|(t, r)| {
+            let cols = r[0]["columns"].as_array().expect("columns");
+            let cols = cols.iter().filter_map(|c| c.as_str().map(str::to_string));
+            (t.clone(), cols.collect())
+        })
+        .collect()
+}
+
+/// The UUID of some row of `table` (the first in UUID order).
+pub(crate) fn some_row(r: &super::Replica, table: &str) -> String {
+    let t = r.table(table).expect("a monitored table");
+    t.rows().next().expect("a row").0.to_string()
+}

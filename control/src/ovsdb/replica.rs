@@ -61,6 +61,12 @@ impl TableReplica {
         self.rows.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The first row (in UUID order) whose `column` equals `value`, with its UUID: e.g. a
+    /// bridge by `name`.
+    pub fn find(&self, column: &str, value: &Datum) -> Option<(&str, &Row)> {
+        self.rows().find(|(_, r)| r.get(column) == Some(value))
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -440,34 +446,23 @@ mod tests {
     use crate::ovsdb::fixtures;
     use serde_json::json;
 
-    fn monitored() -> Vec<(String, Vec<String>)> {
-        // The columns capture.py monitors.
-        let req = &fixtures::transcript("monitor_cond.json")[0]["send"]["params"][2];
-        req.as_object()
-            .unwrap()
-            .iter()
-            .map(|(t, r)| {
-                let cols = r[0]["columns"].as_array().unwrap();
-                (
-                    t.clone(),
-                    cols.iter()
-                        .map(|c| c.as_str().unwrap().to_string())
-                        .collect(),
-                )
-            })
-            .collect()
-    }
-
     fn replica() -> Replica {
-        Replica::new(&fixtures::schema(), &monitored()).unwrap()
+        Replica::new(&fixtures::schema(), &fixtures::monitored()).unwrap()
     }
 
-    /// Name → row of a table.
+    /// The row of `table` named `name`.
     fn by_name<'a>(r: &'a Replica, table: &str, name: &str) -> Option<&'a Row> {
-        r.table(table)?
-            .rows()
-            .map(|(_, row)| row)
-            .find(|row| row.get("name") == Some(&Datum::scalar(Atom::Str(name.into()))))
+        let name = Datum::scalar(Atom::Str(name.into()));
+        Some(r.table(table)?.find("name", &name)?.1)
+    }
+
+    /// A replica synced by a `monitor_cond_since` reply message.
+    fn synced_by(reply: &Value) -> Replica {
+        let mut r = replica();
+        let res = &reply["result"];
+        r.replace_all(UpdateFormat::Update2, &res[2], res[1].as_str())
+            .unwrap();
+        r
     }
 
     /// Replays a captured monitor conversation (the same `ovs-vsctl` steps for the three
@@ -556,13 +551,7 @@ mod tests {
     #[test]
     fn clustered_resync_applies_only_missed_changes() {
         let items = fixtures::received("resync.json", Some("first"));
-        let mut r = replica();
-        r.replace_all(
-            UpdateFormat::Update2,
-            &items[0]["result"][2],
-            items[0]["result"][1].as_str(),
-        )
-        .unwrap();
+        let mut r = synced_by(&items[0]);
         for n in &items[1..] {
             r.apply_update3(n["params"][1].as_str().unwrap(), &n["params"][2])
                 .unwrap();
@@ -596,13 +585,7 @@ mod tests {
         // Same state as the full dump the third client got from an unknown id.
         let third = fixtures::received("resync.json", Some("third"));
         assert_eq!(third[0]["result"][0], json!(false));
-        let mut full = replica();
-        full.replace_all(
-            UpdateFormat::Update2,
-            &third[0]["result"][2],
-            third[0]["result"][1].as_str(),
-        )
-        .unwrap();
+        let full = synced_by(&third[0]);
         for t in r.tables() {
             assert_eq!(
                 t.rows,
@@ -622,14 +605,7 @@ mod tests {
             .unwrap();
         let before = r.clone();
         // A good row update for Bridge next to a bad one for Interface: nothing applies.
-        let bridge = r
-            .table("Bridge")
-            .unwrap()
-            .rows()
-            .next()
-            .unwrap()
-            .0
-            .to_string();
+        let bridge = fixtures::some_row(&r, "Bridge");
         let good = json!({"modify": {"datapath_type": "netdev"}});
         let u = "25b139bc-dd8c-4d06-8496-268a0336d4cf";
         let bad = [
@@ -661,14 +637,7 @@ mod tests {
             .is_err());
         assert_eq!(r, before);
         // A modify that would break the element count (tag is 0..1) is rejected too.
-        let port = r
-            .table("Port")
-            .unwrap()
-            .rows()
-            .next()
-            .unwrap()
-            .0
-            .to_string();
+        let port = fixtures::some_row(&r, "Port");
         assert!(r
             .apply_update2(&json!({"Port": {port: {"modify": {"tag": ["set", [1, 2]]}}}}))
             .is_err());

@@ -113,43 +113,16 @@ impl BaseType {
             Value::Object(o) => o,
             _ => return Err(format!("base type must be a string or an object, not {v}")),
         };
-        let name = obj
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or("base type needs a \"type\" string")?;
+        let name = required(obj, "type", Value::as_str, "a string")?;
         let atomic =
             AtomicType::parse(name).ok_or_else(|| format!("unknown atomic type \"{name}\""))?;
         let mut bt = BaseType::plain(atomic);
-        let int = |k: &str| -> Result<Option<i64>, String> {
-            obj.get(k)
-                .map(|v| {
-                    v.as_i64()
-                        .ok_or_else(|| format!("\"{k}\" must be an integer"))
-                })
-                .transpose()
-        };
-        let real = |k: &str| -> Result<Option<f64>, String> {
-            obj.get(k)
-                .map(|v| {
-                    v.as_f64()
-                        .ok_or_else(|| format!("\"{k}\" must be a number"))
-                })
-                .transpose()
-        };
-        let len = |k: &str| -> Result<Option<u64>, String> {
-            obj.get(k)
-                .map(|v| {
-                    v.as_u64()
-                        .ok_or_else(|| format!("\"{k}\" must be a non-negative integer"))
-                })
-                .transpose()
-        };
-        bt.min_integer = int("minInteger")?;
-        bt.max_integer = int("maxInteger")?;
-        bt.min_real = real("minReal")?;
-        bt.max_real = real("maxReal")?;
-        bt.min_length = len("minLength")?;
-        bt.max_length = len("maxLength")?;
+        bt.min_integer = member(obj, "minInteger", Value::as_i64, "an integer")?;
+        bt.max_integer = member(obj, "maxInteger", Value::as_i64, "an integer")?;
+        bt.min_real = member(obj, "minReal", Value::as_f64, "a number")?;
+        bt.max_real = member(obj, "maxReal", Value::as_f64, "a number")?;
+        bt.min_length = member(obj, "minLength", Value::as_u64, "a non-negative integer")?;
+        bt.max_length = member(obj, "maxLength", Value::as_u64, "a non-negative integer")?;
         if let Some(e) = obj.get("enum") {
             let set_type = ColumnType {
                 key: BaseType::plain(atomic),
@@ -323,10 +296,7 @@ impl TableSchema {
 
     fn from_json(name: &str, v: &Value) -> Result<TableSchema, String> {
         let obj = v.as_object().ok_or("a table must be an object")?;
-        let cols = obj
-            .get("columns")
-            .and_then(Value::as_object)
-            .ok_or("a table needs a \"columns\" object")?;
+        let cols = required(obj, "columns", Value::as_object, "an object")?;
         let mut columns = BTreeMap::new();
         for (cname, c) in cols {
             let col = column_from_json(cname, c).map_err(|e| format!("column {cname}: {e}"))?;
@@ -353,10 +323,7 @@ impl TableSchema {
             name: name.to_string(),
             columns,
             is_root: bool_member(obj, "isRoot", false)?,
-            max_rows: obj
-                .get("maxRows")
-                .map(|v| v.as_u64().ok_or("\"maxRows\" must be a positive integer"))
-                .transpose()?,
+            max_rows: member(obj, "maxRows", Value::as_u64, "a positive integer")?,
             indexes,
         })
     }
@@ -364,7 +331,7 @@ impl TableSchema {
 
 fn column_from_json(name: &str, v: &Value) -> Result<ColumnSchema, String> {
     let obj = v.as_object().ok_or("a column must be an object")?;
-    let ty = ColumnType::from_json(obj.get("type").ok_or("a column needs a \"type\"")?)?;
+    let ty = ColumnType::from_json(obj.get("type").ok_or("\"type\" is missing")?)?;
     Ok(ColumnSchema {
         name: name.to_string(),
         ty,
@@ -373,12 +340,30 @@ fn column_from_json(name: &str, v: &Value) -> Result<ColumnSchema, String> {
     })
 }
 
+/// An optional member converted by `conv`; `what` names the expected kind in the error.
+fn member<'a, T>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    conv: fn(&'a Value) -> Option<T>,
+    what: &str,
+) -> Result<Option<T>, String> {
+    obj.get(key)
+        .map(|v| conv(v).ok_or_else(|| format!("\"{key}\" must be {what}")))
+        .transpose()
+}
+
+/// A member that must be there, converted by `conv`.
+fn required<'a, T>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    conv: fn(&'a Value) -> Option<T>,
+    what: &str,
+) -> Result<T, String> {
+    member(obj, key, conv, what)?.ok_or_else(|| format!("\"{key}\" is missing"))
+}
+
 fn bool_member(obj: &Map<String, Value>, key: &str, default: bool) -> Result<bool, String> {
-    match obj.get(key) {
-        None => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(format!("\"{key}\" must be a boolean")),
-    }
+    Ok(member(obj, key, Value::as_bool, "a boolean")?.unwrap_or(default))
 }
 
 /// A whole database schema.
@@ -394,18 +379,9 @@ impl DatabaseSchema {
     /// Parses a `<database-schema>` (the result of `get_schema`, or a `.ovsschema` file).
     pub fn from_json(v: &Value) -> Result<DatabaseSchema, String> {
         let obj = v.as_object().ok_or("a database schema must be an object")?;
-        let name = obj
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or("a database schema needs a \"name\" string")?;
-        let version = obj
-            .get("version")
-            .and_then(Value::as_str)
-            .ok_or("a database schema needs a \"version\" string")?;
-        let tables_json = obj
-            .get("tables")
-            .and_then(Value::as_object)
-            .ok_or("a database schema needs a \"tables\" object")?;
+        let name = required(obj, "name", Value::as_str, "a string")?;
+        let version = required(obj, "version", Value::as_str, "a string")?;
+        let tables_json = required(obj, "tables", Value::as_object, "an object")?;
         let mut tables = BTreeMap::new();
         for (tname, t) in tables_json {
             let table =

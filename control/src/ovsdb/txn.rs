@@ -264,81 +264,87 @@ fn columns_json(t: &TableSchema, cols: &[String]) -> Result<Value, String> {
 }
 
 impl Op {
+    /// The operation's name and table (`None` for `comment` and `assert`).
+    fn name_and_table(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Op::Insert { table, .. } => ("insert", Some(table)),
+            Op::Update { table, .. } => ("update", Some(table)),
+            Op::Mutate { table, .. } => ("mutate", Some(table)),
+            Op::Delete { table, .. } => ("delete", Some(table)),
+            Op::Select { table, .. } => ("select", Some(table)),
+            Op::Wait { table, .. } => ("wait", Some(table)),
+            Op::Comment(_) => ("comment", None),
+            Op::Assert { .. } => ("assert", None),
+        }
+    }
+
     /// The operation's JSON, checked against `schema`.
     pub fn to_json(&self, schema: &DatabaseSchema) -> Result<Value, String> {
-        Ok(match self {
-            Op::Insert {
-                table: tn,
-                row,
-                uuid_name,
-            } => {
-                let t = table(schema, tn)?;
-                let mut v = json!({"op": "insert", "table": tn, "row": row_json(t, row)?});
+        let (name, tname) = self.name_and_table();
+        let mut v = json!({ "op": name });
+        let Some(tname) = tname else {
+            match self {
+                Op::Comment(text) => v["comment"] = json!(text),
+                Op::Assert { lock } => v["lock"] = json!(lock),
+                _ => {}
+            }
+            return Ok(v);
+        };
+        let t = table(schema, tname)?;
+        v["table"] = json!(tname);
+        match self {
+            Op::Insert { row, uuid_name, .. } => {
+                v["row"] = row_json(t, row)?;
                 if let Some(n) = uuid_name {
                     if !super::datum::is_id(n) {
                         return Err(format!("\"{n}\" is not a valid uuid-name"));
                     }
                     v["uuid-name"] = json!(n);
                 }
-                v
             }
             Op::Update {
-                table: tn,
-                conditions,
-                row,
+                conditions, row, ..
             } => {
-                let t = table(schema, tn)?;
-                json!({"op": "update", "table": tn, "where": where_json(t, conditions)?, "row": row_json(t, row)?})
+                v["where"] = where_json(t, conditions)?;
+                v["row"] = row_json(t, row)?;
             }
             Op::Mutate {
-                table: tn,
                 conditions,
                 mutations,
+                ..
             } => {
-                let t = table(schema, tn)?;
-                json!({"op": "mutate", "table": tn, "where": where_json(t, conditions)?,
-                       "mutations": mutations_json(t, mutations)?})
+                v["where"] = where_json(t, conditions)?;
+                v["mutations"] = mutations_json(t, mutations)?;
             }
-            Op::Delete {
-                table: tn,
-                conditions,
-            } => {
-                let t = table(schema, tn)?;
-                json!({"op": "delete", "table": tn, "where": where_json(t, conditions)?})
-            }
+            Op::Delete { conditions, .. } => v["where"] = where_json(t, conditions)?,
             Op::Select {
-                table: tn,
                 conditions,
                 columns,
+                ..
             } => {
-                let t = table(schema, tn)?;
-                json!({"op": "select", "table": tn, "where": where_json(t, conditions)?,
-                       "columns": columns_json(t, columns)?})
+                v["where"] = where_json(t, conditions)?;
+                v["columns"] = columns_json(t, columns)?;
             }
             Op::Wait {
-                table: tn,
                 conditions,
                 columns,
                 until_equal,
                 rows,
                 timeout_ms,
+                ..
             } => {
-                let t = table(schema, tn)?;
-                let rows = rows
-                    .iter()
-                    .map(|r| row_json(t, r))
-                    .collect::<Result<Vec<Value>, String>>()?;
-                let mut v = json!({"op": "wait", "table": tn, "where": where_json(t, conditions)?,
-                    "columns": columns_json(t, columns)?, "until": if *until_equal { "==" } else { "!=" },
-                    "rows": rows});
+                v["where"] = where_json(t, conditions)?;
+                v["columns"] = columns_json(t, columns)?;
+                v["until"] = json!(if *until_equal { "==" } else { "!=" });
+                let rows = rows.iter().map(|r| row_json(t, r));
+                v["rows"] = Value::Array(rows.collect::<Result<Vec<Value>, String>>()?);
                 if let Some(ms) = timeout_ms {
                     v["timeout"] = json!(ms);
                 }
-                v
             }
-            Op::Comment(text) => json!({"op": "comment", "comment": text}),
-            Op::Assert { lock } => json!({"op": "assert", "lock": lock}),
-        })
+            Op::Comment(_) | Op::Assert { .. } => {}
+        }
+        Ok(v)
     }
 }
 
@@ -375,28 +381,26 @@ impl OpResult {
         }
     }
 
-    /// The new row's UUID, for an insert.
-    pub fn uuid(&self) -> Option<&str> {
+    fn member(&self, key: &str) -> Option<&Value> {
         match self {
-            OpResult::Ok(m) => m.get("uuid")?.as_array()?.get(1)?.as_str(),
+            OpResult::Ok(m) => m.get(key),
             _ => None,
         }
+    }
+
+    /// The new row's UUID, for an insert.
+    pub fn uuid(&self) -> Option<&str> {
+        self.member("uuid")?.as_array()?.get(1)?.as_str()
     }
 
     /// The number of rows touched, for update/mutate/delete.
     pub fn count(&self) -> Option<u64> {
-        match self {
-            OpResult::Ok(m) => m.get("count")?.as_u64(),
-            _ => None,
-        }
+        self.member("count")?.as_u64()
     }
 
     /// The selected rows, for select.
     pub fn rows(&self) -> Option<&[Value]> {
-        match self {
-            OpResult::Ok(m) => m.get("rows")?.as_array().map(Vec::as_slice),
-            _ => None,
-        }
+        self.member("rows")?.as_array().map(Vec::as_slice)
     }
 }
 

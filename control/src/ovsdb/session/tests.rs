@@ -7,24 +7,6 @@ use crate::ovsdb::fixtures;
 use crate::ovsdb::replica::Row;
 use crate::ovsdb::txn::{Condition, Op, OpResult};
 
-/// The tables and columns capture.py monitors.
-fn monitored() -> Vec<(String, Vec<String>)> {
-    let req = &fixtures::transcript("monitor_cond.json")[0]["send"]["params"][2];
-    req.as_object()
-        .unwrap()
-        .iter()
-        .map(|(t, r)| {
-            let cols = r[0]["columns"].as_array().unwrap();
-            (
-                t.clone(),
-                cols.iter()
-                    .map(|c| c.as_str().unwrap().to_string())
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
 fn schema_reply() -> Value {
     fixtures::reply_to("get_schema.json", "get_schema", 0)
 }
@@ -53,7 +35,7 @@ impl H {
     }
 
     fn vswitchd() -> H {
-        H::new(SessionConfig::vswitchd(monitored()))
+        H::new(SessionConfig::vswitchd(fixtures::monitored()))
     }
 
     fn connect(&mut self) {
@@ -114,13 +96,15 @@ impl H {
     }
 
     fn row(&self, table: &str, name: &str) -> Option<Row> {
-        self.s
-            .replica()?
-            .table(table)?
-            .rows()
-            .map(|(_, r)| r)
-            .find(|r| r.get("name") == Some(&Datum::scalar(Atom::Str(name.into()))))
-            .cloned()
+        let name = Datum::scalar(Atom::Str(name.into()));
+        Some(
+            self.s
+                .replica()?
+                .table(table)?
+                .find("name", &name)?
+                .1
+                .clone(),
+        )
     }
 }
 
@@ -212,7 +196,7 @@ fn any_split_of_the_stream_gives_the_same_replica() {
     let (reply, notes) = monitor_capture("monitor_cond.json");
     let mut prefix = H::new(SessionConfig {
         lock: None,
-        ..SessionConfig::vswitchd(monitored())
+        ..SessionConfig::vswitchd(fixtures::monitored())
     });
     let (_, _, id) = prefix.request();
     prefix.feed(&with_id(&schema_reply(), id));
@@ -595,16 +579,7 @@ fn hostile_messages_are_reported_and_never_half_applied() {
     );
     h.events();
     // Fatal: the replica is left as it was and the connection dropped.
-    let bridge =
-        h.s.replica()
-            .unwrap()
-            .table("Bridge")
-            .unwrap()
-            .rows()
-            .next()
-            .unwrap()
-            .0
-            .to_string();
+    let bridge = fixtures::some_row(h.s.replica().unwrap(), "Bridge");
     for bad in [
         b"}{".to_vec(),
         b"[1]".to_vec(),
@@ -652,16 +627,7 @@ fn transactions_assert_the_lock_and_report_each_outcome() {
     let (_, _, id) = h.up_to_monitor();
     h.feed(&with_id(&populated_reply(), id));
     h.events();
-    let iface =
-        h.s.replica()
-            .unwrap()
-            .table("Interface")
-            .unwrap()
-            .rows()
-            .next()
-            .unwrap()
-            .0
-            .to_string();
+    let iface = fixtures::some_row(h.s.replica().unwrap(), "Interface");
     let ops = [Op::Update {
         table: "Interface".into(),
         conditions: vec![Condition::uuid_is(&iface)],
