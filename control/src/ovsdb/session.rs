@@ -647,12 +647,15 @@ impl Session {
     }
 
     fn monitor_reply(&mut self, method: MonitorMethod, result: &Value, now: Instant) {
-        let mut target = match self.next_replica.take() {
-            Some(r) => r,
-            None => match self.replica.take() {
-                Some(r) => r,
-                None => return,
-            },
+        // The reply fills the new-schema replica if there is one, else the current one.
+        let from_next = self.next_replica.is_some();
+        let slot = if from_next {
+            &mut self.next_replica
+        } else {
+            &mut self.replica
+        };
+        let Some(mut target) = slot.take() else {
+            return;
         };
         let applied = match method {
             MonitorMethod::CondSince => match result.as_array().map(Vec::as_slice) {
@@ -682,8 +685,10 @@ impl Session {
                 self.events.push_back(Event::Synced { full, method });
             }
             Err(e) => {
-                // Keep the old replica (a new-schema one is rebuilt on the next connection).
-                if self.replica.is_none() {
+                // Untouched (atomic): back where it came from, for the next connection.
+                if from_next {
+                    self.next_replica = Some(target);
+                } else {
                     self.replica = Some(target);
                 }
                 self.fatal(now, &format!("malformed {} reply: {e}", method.name()));

@@ -530,22 +530,30 @@ fn a_changed_schema_on_reconnect_asks_for_everything() {
     h.feed(&notes[0]);
     h.feed(&json!({"id": null, "method": "update3", "params": ["rvs", "11111111-2222-3333-4444-555555555555", {}]}));
     assert!(h.s.replica().unwrap().last_txn_id().is_some());
-    h.s.disconnected(h.now, "x");
-    h.now += Duration::from_secs(1);
-    h.connect();
-    let (_, _, id) = h.request();
     let mut schema = schema_reply();
     schema["result"]["version"] = json!("9.9.9");
-    h.feed(&with_id(&schema, id));
-    let (_, _, id) = h.request();
-    h.feed(&json!({"id": id, "result": {"locked": true}}));
-    let (_, p, id) = h.request();
-    assert_eq!(p[3], json!(ZERO_UUID));
-    assert!(
-        h.row("Bridge", "br1").is_some(),
-        "old rows stay until the new dump"
-    );
-    h.feed(&json!({"id": id, "result": [false, ZERO_UUID, {}]}));
+    // Twice: a bad reply to the first monitor must not lose the pending full resync.
+    for bad_reply in [true, false] {
+        h.s.disconnected(h.now, "x");
+        h.now += Duration::from_secs(8);
+        h.connect();
+        let (_, _, id) = h.request();
+        h.feed(&with_id(&schema, id));
+        let (_, _, id) = h.request();
+        h.feed(&json!({"id": id, "result": {"locked": true}}));
+        let (_, p, id) = h.request();
+        assert_eq!(p[3], json!(ZERO_UUID));
+        assert!(
+            h.row("Bridge", "br1").is_some(),
+            "old rows stay until the new dump"
+        );
+        if !bad_reply {
+            h.feed(&json!({"id": id, "result": [false, ZERO_UUID, {}]}));
+            break;
+        }
+        h.feed(&json!({"id": id, "result": [false, ZERO_UUID, {"Nope": {}}]}));
+        assert_eq!(h.s.state(), State::Backoff);
+    }
     assert!(h.row("Bridge", "br1").is_none());
     assert_eq!(h.s.schema().unwrap().version, "9.9.9");
 }
