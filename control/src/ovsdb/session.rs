@@ -205,6 +205,11 @@ enum Pending {
     Transact { n_ops: usize, skip: usize },
 }
 
+/// True when `interval` has passed since `since` (never, if that time is unrepresentable).
+fn due(since: Instant, interval: Duration, now: Instant) -> bool {
+    since.checked_add(interval).is_some_and(|t| now >= t)
+}
+
 /// The monitor id the session uses.
 const MONITOR_ID: &str = "rvs";
 
@@ -345,8 +350,9 @@ impl Session {
         self.probe_sent = None;
         self.state = State::Backoff;
         let wait = self.backoff;
-        self.retry_at = Some(now + wait);
-        self.backoff = (self.backoff * 2).min(self.cfg.max_backoff);
+        // An unrepresentable time (absurd settings) retries at once.
+        self.retry_at = Some(now.checked_add(wait).unwrap_or(now));
+        self.backoff = self.backoff.saturating_mul(2).min(self.cfg.max_backoff);
         self.events.push_back(Event::Disconnected {
             reason: reason.to_string(),
             retry_in: wait,
@@ -358,8 +364,11 @@ impl Session {
         match self.state {
             State::Backoff => self.retry_at,
             _ if self.cfg.probe_interval.is_zero() => None,
-            State::Connecting => Some(self.last_rx + self.cfg.probe_interval),
-            _ => Some(self.probe_sent.unwrap_or(self.last_rx) + self.cfg.probe_interval),
+            State::Connecting => self.last_rx.checked_add(self.cfg.probe_interval),
+            _ => self
+                .probe_sent
+                .unwrap_or(self.last_rx)
+                .checked_add(self.cfg.probe_interval),
         }
     }
 
@@ -372,17 +381,17 @@ impl Session {
         match self.state {
             State::Backoff => {}
             State::Connecting => {
-                if now >= self.last_rx + interval {
+                if due(self.last_rx, interval, now) {
                     self.disconnected(now, "connection attempt timed out");
                 }
             }
             _ => {
                 match self.probe_sent {
-                    None if now >= self.last_rx + interval => {
+                    None if due(self.last_rx, interval, now) => {
                         self.probe_sent = Some(now);
                         self.request("echo", vec![], Pending::Echo);
                     }
-                    Some(t) if now >= t + interval => {
+                    Some(t) if due(t, interval, now) => {
                         let secs = (now - self.last_rx).as_secs();
                         self.close(now, &format!("no response to inactivity probe after {secs} seconds, disconnecting"));
                     }
