@@ -29,6 +29,7 @@ use super::txn::{Op, TxnError, TxnOutcome};
 use crate::jsonrpc::{Framer, Message};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -223,7 +224,8 @@ pub struct Session {
     events: VecDeque<Event>,
     next_id: u64,
     pending: BTreeMap<u64, Pending>,
-    schema: Option<DatabaseSchema>,
+    /// Shared, so a session clones cheaply (the fuzz target clones one per input).
+    schema: Option<Arc<DatabaseSchema>>,
     replica: Option<Replica>,
     /// A replica for a schema that differs from the current one, filled by the next monitor
     /// reply and swapped in then.
@@ -268,7 +270,7 @@ impl Session {
 
     /// The server's schema (of the current or last connection).
     pub fn schema(&self) -> Option<&DatabaseSchema> {
-        self.schema.as_ref()
+        self.schema.as_deref()
     }
 
     /// The replica, once a schema arrived (it outlives connections).
@@ -569,7 +571,7 @@ impl Session {
             }
             Err(e) => return self.fatal(now, &format!("malformed schema: {e}")),
         };
-        if self.schema.as_ref() != Some(&schema) || self.replica.is_none() {
+        if self.schema.as_deref() != Some(&schema) || self.replica.is_none() {
             // Monitor what the server has of what we want; say what it lacks.
             let mut monitor = Vec::new();
             for (t, cols) in &self.cfg.monitor {
@@ -599,7 +601,7 @@ impl Session {
                 Err(e) => return self.fatal(now, &e),
             }
         }
-        self.schema = Some(schema);
+        self.schema = Some(Arc::new(schema));
         match self.cfg.lock.clone() {
             Some(lock) => {
                 self.state = State::Locking;
