@@ -29,8 +29,8 @@ use super::txn::{Op, TxnError, TxnOutcome};
 use crate::jsonrpc::{Framer, Message};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The lock `ovs-vswitchd` takes.
