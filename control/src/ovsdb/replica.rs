@@ -223,11 +223,6 @@ impl Replica {
         Ok(())
     }
 
-    /// Forgets the last transaction id (the next `monitor_cond_since` asks for everything).
-    pub fn forget_txn_id(&mut self) {
-        self.last_txn_id = None;
-    }
-
     /// Checks the invariants (for tests and fuzzing): every row has exactly the monitored
     /// columns, each well formed and within its type's element count.
     pub fn check_invariants(&self) -> Result<(), String> {
