@@ -1,11 +1,13 @@
 //! rvs control plane: the configuration store, the OVS command dialect, the unixctl protocol,
-//! and the daemon that owns the datapath.
+//! the OVSDB client protocol, and the daemon that owns the datapath.
 pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod files;
 pub mod format;
+pub mod jsonrpc;
 pub mod log;
+pub mod ovsdb;
 pub mod server;
 pub mod unixctl;
 pub mod vsctl;

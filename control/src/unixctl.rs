@@ -5,9 +5,11 @@
 //! JSON values written back to back with no framing, exactly as Open vSwitch's `ovs-appctl`
 //! sends them, so Debian's real `ovs-appctl -t RUNDIR/rvsd.ctl …` works against rvsd.
 //!
-//! `Decoder` frames a byte stream into requests with a hard size limit; `client_call` is the
-//! front ends' side.
+//! `Decoder` frames a byte stream into requests with a hard size limit (through the
+//! [`Framer`] OVSDB uses too, so a message must be a JSON object or array); `client_call` is
+//! the front ends' side.
 
+use crate::jsonrpc::Framer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -65,53 +67,40 @@ pub enum Decoded {
     Fatal(String),
 }
 
-/// Frames requests out of a byte stream.
-#[derive(Debug, Default)]
+/// Frames requests out of a byte stream (the shared [`Framer`] with the unixctl size limit).
+#[derive(Debug)]
 pub struct Decoder {
-    buf: Vec<u8>,
+    framer: Framer,
+}
+
+impl Default for Decoder {
+    fn default() -> Decoder {
+        Decoder {
+            framer: Framer::new(MAX_REQUEST),
+        }
+    }
 }
 
 impl Decoder {
     /// Append received bytes.
     pub fn feed(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        self.framer.feed(data);
     }
 
     /// Bytes buffered.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.framer.buffered()
     }
 
     /// Take the next message out of the buffer.
     pub fn next_message(&mut self) -> Decoded {
-        let start = self
-            .buf
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(self.buf.len());
-        if start == self.buf.len() {
-            self.buf.clear();
-            return Decoded::Incomplete;
-        }
-        let mut it = serde_json::Deserializer::from_slice(&self.buf[start..]).into_iter::<Value>();
-        match it.next() {
-            Some(Ok(v)) => {
-                let used = start + it.byte_offset();
-                self.buf.drain(..used);
-                match serde_json::from_value::<Request>(v) {
-                    Ok(r) => Decoded::Request(r),
-                    Err(e) => Decoded::Invalid(format!("invalid JSON-RPC request: {e}")),
-                }
-            }
-            Some(Err(e)) if e.is_eof() => {
-                if self.buf.len() > MAX_REQUEST {
-                    Decoded::Fatal(format!("request larger than {MAX_REQUEST} bytes"))
-                } else {
-                    Decoded::Incomplete
-                }
-            }
-            Some(Err(e)) => Decoded::Fatal(format!("malformed JSON: {e}")),
-            None => Decoded::Incomplete,
+        match self.framer.next_value() {
+            Ok(None) => Decoded::Incomplete,
+            Ok(Some(v)) => match serde_json::from_value::<Request>(v) {
+                Ok(r) => Decoded::Request(r),
+                Err(e) => Decoded::Invalid(format!("invalid JSON-RPC request: {e}")),
+            },
+            Err(e) => Decoded::Fatal(e.0),
         }
     }
 }
@@ -152,7 +141,8 @@ pub fn client_call(
     let bytes = serde_json::to_vec(&req).map_err(|e| CallError::Io(e.to_string()))?;
     s.write_all(&bytes)
         .map_err(|e| CallError::Io(format!("send failed ({})", errno_text(&e))))?;
-    let mut buf = Vec::new();
+    // Replies (e.g. a big `fdb/show`) have no size limit on this side.
+    let mut framer = Framer::new(usize::MAX);
     let mut chunk = [0u8; 65536];
     loop {
         let n = s
@@ -161,20 +151,19 @@ pub fn client_call(
         if n == 0 {
             return Err(CallError::Io("transaction error (End of file)".into()));
         }
-        buf.extend_from_slice(&chunk[..n]);
-        let mut it = serde_json::Deserializer::from_slice(&buf).into_iter::<Reply>();
-        match it.next() {
-            Some(Ok(r)) => {
-                return match (r.result, r.error) {
-                    (_, Some(e)) => Err(CallError::Server(e)),
-                    (Some(res), None) => Ok(res),
-                    (None, None) => Ok(String::new()),
-                }
-            }
-            Some(Err(e)) if e.is_eof() => continue,
-            Some(Err(e)) => return Err(CallError::Io(format!("bad reply: {e}"))),
-            None => continue,
-        }
+        framer.feed(&chunk[..n]);
+        let value = match framer.next_value() {
+            Ok(Some(v)) => v,
+            Ok(None) => continue,
+            Err(e) => return Err(CallError::Io(format!("bad reply: {e}"))),
+        };
+        let r = serde_json::from_value::<Reply>(value)
+            .map_err(|e| CallError::Io(format!("bad reply: {e}")))?;
+        return match (r.result, r.error) {
+            (_, Some(e)) => Err(CallError::Server(e)),
+            (Some(res), None) => Ok(res),
+            (None, None) => Ok(String::new()),
+        };
     }
 }
 

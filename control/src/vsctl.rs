@@ -882,19 +882,6 @@ fn must_row(cfg: &Config, table: Table, id: &str, if_exists: bool) -> Res<Option
     }
 }
 
-fn default_datum(ty: &ColType) -> Datum {
-    if ty.min == 0 || ty.value.is_some() {
-        return Datum::empty();
-    }
-    Datum::scalar(match ty.key.base {
-        Base::Int => Atom::Int(0),
-        Base::Real => Atom::Real(0.0),
-        Base::Bool => Atom::Bool(false),
-        Base::Str => Atom::Str(String::new()),
-        Base::Uuid => Atom::Uuid("00000000-0000-0000-0000-000000000000".into()),
-    })
-}
-
 fn str_opt(s: Option<&str>) -> Datum {
     Datum::opt(s.map(|s| Atom::Str(s.to_string())))
 }
@@ -983,7 +970,7 @@ fn read(cfg: &Config, status: &dyn Status, row: Row, col: &Column) -> Datum {
                 }
             }),
     };
-    d.unwrap_or_else(|| default_datum(&col.ty))
+    d.unwrap_or_else(|| col.ty.wire().default_datum())
 }
 
 fn opt_int(d: &Datum) -> Option<i64> {
@@ -1119,7 +1106,7 @@ fn cell_text(d: &Datum, ty: &ColType, data: DataFmt) -> String {
     match data {
         DataFmt::Str => d.to_text(ty),
         DataFmt::Bare => d.to_bare(ty),
-        DataFmt::Json => serde_json::to_string(&d.to_json(ty)).unwrap_or_default(),
+        DataFmt::Json => serde_json::to_string(&d.to_json(&ty.wire())).unwrap_or_default(),
     }
 }
 
@@ -1228,7 +1215,7 @@ fn print_table(t: &OutTable, style: &Style, n_tables: &mut usize, out: &mut Stri
                     serde_json::Value::Array(
                         r.iter()
                             .zip(&t.types)
-                            .map(|(d, ty)| d.to_json(ty))
+                            .map(|(d, ty)| d.to_json(&ty.wire()))
                             .collect(),
                     )
                 })
@@ -1937,7 +1924,7 @@ fn relop(have: &Datum, want: &Datum, op: &str) -> bool {
         "{>}" => want.is_subset_of(have) && have != want,
         "{<=}" => have.is_subset_of(want),
         "{>=}" => want.is_subset_of(have),
-        "{in}" => have.len() > 0 && have.is_subset_of(want),
+        "{in}" => !have.is_empty() && have.is_subset_of(want),
         "{not-in}" => have.keys.iter().all(|k| !want.keys.contains(k)),
         _ => false,
     }

@@ -2,34 +2,16 @@
 //! text syntax (`10`, `[10, 20]`, `{key="4660", remote_ip="10.0.0.2"}`), the bare and JSON forms,
 //! and the type constraints of the schema, with OVS's error wording.
 //!
-//! Invariants: a [`Datum`] keeps its keys sorted and unique (like `ovsdb_datum_sort`); for a map,
-//! `values` has exactly as many entries as `keys`, for a set it is empty. Parsing never panics.
+//! The types themselves and their JSON wire form are `ovsdb::datum`'s; this module adds the
+//! text forms. Invariants: those of [`Datum`]; parsing never panics.
+
+pub(crate) use crate::ovsdb::{Atom, Datum};
 
 use std::cmp::Ordering;
 
 use super::schema::{Base, BaseType, ColType};
 
-/// One OVSDB atom.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Atom {
-    Int(i64),
-    Real(f64),
-    Bool(bool),
-    Str(String),
-    Uuid(String),
-}
-
 impl Atom {
-    fn cmp3(&self, other: &Atom) -> Ordering {
-        match (self, other) {
-            (Atom::Int(a), Atom::Int(b)) => a.cmp(b),
-            (Atom::Real(a), Atom::Real(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
-            (Atom::Bool(a), Atom::Bool(b)) => a.cmp(b),
-            (Atom::Str(a), Atom::Str(b)) | (Atom::Uuid(a), Atom::Uuid(b)) => a.cmp(b),
-            _ => rank(self).cmp(&rank(other)),
-        }
-    }
-
     /// OVS's `ovsdb_atom_to_string`.
     pub(crate) fn to_text(&self) -> String {
         match self {
@@ -43,7 +25,7 @@ impl Atom {
                     s.clone()
                 }
             }
-            Atom::Uuid(u) => u.clone(),
+            Atom::Uuid(u) | Atom::NamedUuid(u) => u.clone(),
         }
     }
 
@@ -53,26 +35,6 @@ impl Atom {
             Atom::Str(s) => s.clone(),
             other => other.to_text(),
         }
-    }
-
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        match self {
-            Atom::Int(i) => serde_json::Value::from(*i),
-            Atom::Real(r) => serde_json::Value::from(*r),
-            Atom::Bool(b) => serde_json::Value::from(*b),
-            Atom::Str(s) => serde_json::Value::from(s.as_str()),
-            Atom::Uuid(u) => serde_json::json!(["uuid", u]),
-        }
-    }
-}
-
-fn rank(a: &Atom) -> u8 {
-    match a {
-        Atom::Int(_) => 0,
-        Atom::Real(_) => 1,
-        Atom::Bool(_) => 2,
-        Atom::Str(_) => 3,
-        Atom::Uuid(_) => 4,
     }
 }
 
@@ -107,41 +69,7 @@ pub(crate) fn json_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
 }
 
-/// A column value: a set of atoms, or a map when `values` is used.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Datum {
-    pub keys: Vec<Atom>,
-    pub values: Vec<Atom>,
-}
-
 impl Datum {
-    pub(crate) fn empty() -> Datum {
-        Datum::default()
-    }
-
-    pub(crate) fn scalar(a: Atom) -> Datum {
-        Datum {
-            keys: vec![a],
-            values: Vec::new(),
-        }
-    }
-
-    pub(crate) fn opt(a: Option<Atom>) -> Datum {
-        Datum {
-            keys: a.into_iter().collect(),
-            values: Vec::new(),
-        }
-    }
-
-    pub(crate) fn set(mut atoms: Vec<Atom>) -> Datum {
-        atoms.sort_by(|a, b| a.cmp3(b));
-        atoms.dedup_by(|a, b| a.cmp3(b) == Ordering::Equal);
-        Datum {
-            keys: atoms,
-            values: Vec::new(),
-        }
-    }
-
     pub(crate) fn str_map<'a>(m: impl IntoIterator<Item = (&'a String, &'a String)>) -> Datum {
         let mut d = Datum::default();
         for (k, v) in m {
@@ -149,50 +77,6 @@ impl Datum {
             d.values.push(Atom::Str(v.clone()));
         }
         d
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// The value of `key` in a map datum.
-    pub(crate) fn get(&self, key: &Atom) -> Option<&Atom> {
-        let i = self.keys.iter().position(|k| k == key)?;
-        self.values.get(i)
-    }
-
-    /// Inserts or replaces (map) / inserts (set), keeping the order.
-    pub(crate) fn insert(&mut self, key: Atom, value: Option<Atom>) {
-        match self.keys.binary_search_by(|k| k.cmp3(&key)) {
-            Ok(i) => {
-                if let (Some(v), Some(slot)) = (value, self.values.get_mut(i)) {
-                    *slot = v;
-                }
-            }
-            Err(i) => {
-                self.keys.insert(i, key);
-                if let Some(v) = value {
-                    if i <= self.values.len() {
-                        self.values.insert(i, v);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Removes `key` (if `value` is given, only when the map's value matches).
-    pub(crate) fn remove(&mut self, key: &Atom, value: Option<&Atom>) {
-        if let Some(i) = self.keys.iter().position(|k| k == key) {
-            if let Some(v) = value {
-                if self.values.get(i) != Some(v) {
-                    return;
-                }
-            }
-            self.keys.remove(i);
-            if i < self.values.len() {
-                self.values.remove(i);
-            }
-        }
     }
 
     /// String → string map view (for map columns of strings).
@@ -236,27 +120,9 @@ impl Datum {
         items.join(" ")
     }
 
-    /// OVS's `ovsdb_datum_to_json`.
-    pub(crate) fn to_json(&self, ty: &ColType) -> serde_json::Value {
-        if ty.value.is_some() {
-            let pairs: Vec<serde_json::Value> = self
-                .keys
-                .iter()
-                .zip(&self.values)
-                .map(|(k, v)| serde_json::json!([k.to_json(), v.to_json()]))
-                .collect();
-            serde_json::json!(["map", pairs])
-        } else if self.keys.len() == 1 {
-            self.keys[0].to_json()
-        } else {
-            let items: Vec<serde_json::Value> = self.keys.iter().map(Atom::to_json).collect();
-            serde_json::json!(["set", items])
-        }
-    }
-
     /// Three-way comparison used by `find`'s `<`, `>` operators (first atoms).
     pub(crate) fn cmp_first(&self, other: &Datum) -> Option<Ordering> {
-        Some(self.keys.first()?.cmp3(other.keys.first()?))
+        Some(self.keys.first()?.total_cmp(other.keys.first()?))
     }
 
     /// True if every element (and value) of `self` is in `other`.
@@ -529,7 +395,7 @@ pub(crate) fn datum_from_string(s: &str, ty: &ColType, check: bool) -> Result<Da
     }
     // Sort and reject duplicates.
     let mut idx: Vec<usize> = (0..keys.len()).collect();
-    idx.sort_by(|&a, &b| keys[a].cmp3(&keys[b]));
+    idx.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
     for w in idx.windows(2) {
         if keys[w[0]] == keys[w[1]] {
             return Err(if is_map {

@@ -6,15 +6,7 @@
 //! after `_uuid`), and `min`/`max` follow OVSDB (`max == u32::MAX` means unlimited).
 
 /// Atomic type of a column's keys or values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Base {
-    Int,
-    #[allow(dead_code)] // no real columns in the four tables; kept for completeness
-    Real,
-    Bool,
-    Str,
-    Uuid,
-}
+pub(crate) use crate::ovsdb::AtomicType as Base;
 
 /// Type of one key or value, with its constraints.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +24,20 @@ pub(crate) struct ColType {
     pub value: Option<BaseType>,
     pub min: u32,
     pub max: u32,
+}
+
+impl ColType {
+    /// The same type as the OVSDB client module spells it (atomic types and counts; the
+    /// constraints are left out), for the JSON wire form and defaults.
+    pub(crate) fn wire(&self) -> crate::ovsdb::ColumnType {
+        let base = |b: &BaseType| crate::ovsdb::BaseType::plain(b.base);
+        crate::ovsdb::ColumnType {
+            key: base(&self.key),
+            value: self.value.as_ref().map(base),
+            min: self.min,
+            max: self.max,
+        }
+    }
 }
 
 /// One column: name, type, and whether OVS lets clients change it.

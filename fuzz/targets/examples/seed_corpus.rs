@@ -5,7 +5,10 @@
 //! - `vsctl_argv`: every command line of the engine's unit tests (`control/src/vsctl/tests.rs`)
 //!   and the forms OVS's `ovs-docker` and host-setup scripts use;
 //! - `control_request`: unixctl requests as `ovs-appctl` and rvs's `ovs-vsctl` send them;
-//! - `conf_loader`: `conf.json` files made by running command lines through the engine.
+//! - `conf_loader`: `conf.json` files made by running command lines through the engine;
+//! - `ovsdb_client`: the real ovsdb-server conversations of `control/testdata/ovsdb/`
+//!   (schema, lock, the three monitor methods and their updates, resync, transact results),
+//!   with request and monitor ids renumbered for the target's session.
 //!
 //! Files are named by a hash of their contents, so running it again adds nothing twice.
 //! Run: `cargo run -p rvs-fuzz-targets --example seed_corpus`.
@@ -415,6 +418,136 @@ fn seed_vsctl_and_conf(w: &mut Writer, lines: &[Vec<String>]) {
     w.put("conf_loader", "bad", b"[]");
 }
 
+/// What the server sent in a capture of `control/testdata/ovsdb/`, notifications renamed to
+/// the session's monitor id `"rvs"`.
+fn ovsdb_server_msgs(file: &str, client: Option<&str>) -> Vec<serde_json::Value> {
+    let path = root().join("../control/testdata/ovsdb").join(file);
+    let text = std::fs::read_to_string(&path).expect("read an ovsdb fixture");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+    let mut out = vec![];
+    for item in v["transcript"].as_array().expect("a transcript") {
+        if client.is_some_and(|c| item["client"] != c) {
+            continue;
+        }
+        if let Some(m) = item.get("recv") {
+            let mut m = m.clone();
+            if m["method"]
+                .as_str()
+                .is_some_and(|x| x.starts_with("update"))
+            {
+                m["params"][0] = serde_json::json!("rvs");
+            }
+            out.push(m);
+        }
+    }
+    out
+}
+
+fn seed_ovsdb(w: &mut Writer) {
+    use serde_json::json;
+    let put = |w: &mut Writer, tag: &str, chunk: u8, flags: u8, msgs: &[serde_json::Value]| {
+        let mut v = vec![chunk, flags];
+        for m in msgs {
+            v.extend_from_slice(m.to_string().as_bytes());
+        }
+        w.put("ovsdb_client", tag, &v);
+    };
+    let reply = |m: &serde_json::Value, id: u64| {
+        let mut m = m.clone();
+        m["id"] = json!(id);
+        m
+    };
+    let granted = json!({"id": 2, "result": {"locked": true}, "error": null});
+    let unknown = json!({"error": "unknown method"});
+    // From the lock reply on, for each monitor method (falling back to it).
+    for (i, file) in [
+        "monitor_cond_since.json",
+        "monitor_cond.json",
+        "monitor.json",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut msgs = vec![granted.clone()];
+        let id = 3 + i as u64;
+        msgs.extend((3..id).map(|f| reply(&unknown, f)));
+        let server = ovsdb_server_msgs(file, None);
+        msgs.push(reply(&server[0], id));
+        msgs.extend_from_slice(&server[1..]);
+        put(w, "monitor", 255, 0, &msgs);
+        put(w, "monitor", 16, 4, &msgs);
+    }
+    // Waiting for the lock, then granted by notification.
+    let lock_b = ovsdb_server_msgs("lock.json", Some("B"));
+    let waiting = vec![
+        reply(&lock_b[0], 2),
+        lock_b[1].clone(),
+        lock_b[3].clone(),
+        lock_b[1].clone(),
+    ];
+    put(w, "lock", 64, 0, &waiting);
+    // In sync: updates, echo, lock changes, transaction replies, garbage.
+    // (The in-sync session holds resync.json's first reply: its updates fit.)
+    let first = ovsdb_server_msgs("resync.json", Some("first"));
+    put(w, "active", 255, 1, &first[1..]);
+    let echo = ovsdb_server_msgs("echo.json", Some("tcp"));
+    put(
+        w,
+        "active",
+        8,
+        5,
+        &[echo[1].clone(), lock_b[3].clone(), lock_b[1].clone()],
+    );
+    let not_owner = lock_b[4].clone();
+    put(
+        w,
+        "txn",
+        255,
+        3,
+        &[json!({"id": 4, "result": [{}, {"count": 1}], "error": null})],
+    );
+    put(w, "txn", 255, 3, &[reply(&not_owner, 4)]);
+    let transact = ovsdb_server_msgs("transact.json", None);
+    for r in &transact[1..] {
+        put(w, "txn", 255, 3, &[reply(r, 4)]);
+    }
+    let mut bad = vec![2u8, 1];
+    bad.extend_from_slice(
+        first[1]
+            .to_string()
+            .replace("\"insert\"", "\"modify\"")
+            .as_bytes(),
+    );
+    bad.extend_from_slice(b"}{\"id\":");
+    w.put("ovsdb_client", "bad", &bad);
+    // Drop the connection (garbage), reconnect, resynchronise from the last txn id: the new
+    // connection's requests are 4 (get_schema), 5 (lock), 6 (monitor_cond_since).
+    let second = ovsdb_server_msgs("resync.json", Some("second"));
+    let schema = ovsdb_server_msgs("get_schema.json", None)
+        .into_iter()
+        .find(|m| m["result"]["tables"].is_object())
+        .expect("a schema reply");
+    let mut v = vec![255u8, 5];
+    for m in &first[1..] {
+        v.extend_from_slice(m.to_string().as_bytes());
+    }
+    // Pad the garbage to a read of its own.
+    let read = 256;
+    v.push(b'}');
+    while (v.len() - 2) % read != 0 {
+        v.push(b' ');
+    }
+    for m in [
+        reply(&schema, 4),
+        reply(&granted, 5),
+        reply(&second[0], 6),
+        second[1].clone(),
+    ] {
+        v.extend_from_slice(m.to_string().as_bytes());
+    }
+    w.put("ovsdb_client", "resync", &v);
+}
+
 fn main() {
     let mut w = Writer {
         written: 0,
@@ -426,6 +559,7 @@ fn main() {
     lines.extend(SCRIPT_LINES.iter().map(|l| words(l)));
     seed_vsctl_and_conf(&mut w, &lines);
     seed_control(&mut w, &lines);
+    seed_ovsdb(&mut w);
     println!(
         "wrote {} new corpus files ({} bytes) under {}",
         w.written,

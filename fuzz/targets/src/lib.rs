@@ -17,7 +17,9 @@
 //!   live `Daemon` (in-memory ports, scratch database directory);
 //! - [`vsctl_argv()`]: an `ovs-vsctl` command line into `vsctl::execute`;
 //! - [`conf_loader()`]: `conf.json` bytes into `Config::from_json_bytes`, then a save/load
-//!   round trip.
+//!   round trip;
+//! - [`ovsdb_client()`]: bytes from an OVSDB server through the JSON framer into the client
+//!   session and its replica, with a virtual clock and reconnections.
 //!
 //! Invariants are checked with `assert!`: a violated invariant is reported by the fuzzer like a
 //! crash, with the input that caused it.
@@ -27,6 +29,7 @@ mod control;
 mod gre;
 mod gro;
 mod input;
+mod ovsdb;
 mod pipeline;
 mod scratch;
 mod vsctl;
@@ -35,6 +38,7 @@ pub use conf::conf_loader;
 pub use control::control_request;
 pub use gre::gre_decap;
 pub use gro::gro;
+pub use ovsdb::ovsdb_client;
 pub use pipeline::pipeline;
 pub use vsctl::vsctl_argv;
 
@@ -49,6 +53,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("control_request", control_request),
     ("vsctl_argv", vsctl_argv),
     ("conf_loader", conf_loader),
+    ("ovsdb_client", ovsdb_client),
 ];
 
 /// The target called `name`, if there is one.

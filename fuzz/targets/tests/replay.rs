@@ -78,6 +78,11 @@ fn conf_loader() {
 }
 
 #[test]
+fn ovsdb_client() {
+    replay("ovsdb_client");
+}
+
+#[test]
 fn every_target_has_a_test_here() {
     let names: Vec<&str> = rvs_fuzz_targets::TARGETS.iter().map(|t| t.0).collect();
     assert_eq!(
@@ -88,7 +93,8 @@ fn every_target_has_a_test_here() {
             "gro",
             "control_request",
             "vsctl_argv",
-            "conf_loader"
+            "conf_loader",
+            "ovsdb_client"
         ]
     );
 }
