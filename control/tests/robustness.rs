@@ -409,6 +409,37 @@ fn unwritable_dbdir() {
 }
 
 /// Inodes of the sockets a process holds.
+/// Defect: a second rvsd on the same run directory found the socket "stale" when a connect
+/// raced, unlinked the live one, and both daemons drove the same devices. Now the second
+/// exits 1 naming the first's PID, and the first keeps its socket and its config.
+#[test]
+fn a_second_daemon_on_one_rundir_is_refused() {
+    if skip_unless_root("a_second_daemon_on_one_rundir_is_refused") {
+        return;
+    }
+    let ns = Netns::new("two");
+    let dir = TempDir::new("two");
+    let r = Rvsd::start(&ns, &dir.0);
+    r.vsctl_ok(&["add-br", "br0"]);
+    let inode0 = std::fs::metadata(socket_of(&r)).map(|m| m.ino()).unwrap();
+    let second = std::process::Command::new("ip")
+        .args(["netns", "exec", ns.name(), common::RVSD, "--rundir"])
+        .arg(&r.rundir)
+        .arg("--dbdir")
+        .arg(dir.0.join("db2"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", r.pid().unwrap())),
+        "the message names the holder: {err}"
+    );
+    let inode1 = std::fs::metadata(socket_of(&r)).map(|m| m.ino()).unwrap();
+    assert_eq!(inode0, inode1, "the live socket was left alone");
+    assert!(answers_promptly(&r).contains("Bridge br0"));
+}
+
 fn socket_inodes(pid: u32) -> Vec<String> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|rd| {
