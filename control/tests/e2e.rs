@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{suite, Lan, Rvsd, TempDir};
+use common::{suite, Lan, Rvsd, RvsdHost, TempDir};
 use rvs_testkit::{skip_unless_root, skip_unless_tools, unique_ifname, Netns};
 use std::path::Path;
 use std::time::Duration;
@@ -88,9 +88,8 @@ fn concurrent_clients_leave_a_consistent_config() {
     if skip_unless_root("concurrent_clients") {
         return;
     }
-    let sw = Netns::new("sw");
-    let dir = TempDir::new("conc");
-    let rvsd = Rvsd::start(&sw, &dir.0);
+    let host = RvsdHost::start(&common::bins(), "conc");
+    let rvsd = &host.rvsd;
     rvsd.vsctl_ok(&["add-br", "br0"]);
     let names: Vec<String> = (0..16).map(|_| unique_ifname("q")).collect();
     std::thread::scope(|s| {
@@ -119,7 +118,7 @@ fn concurrent_clients_leave_a_consistent_config() {
     ofports.sort();
     ofports.dedup();
     assert_eq!(ofports.len(), names.len());
-    drop(rvsd);
+    drop(host);
 }
 
 #[test]
@@ -290,12 +289,9 @@ fn detach_pidfile_logfile_and_socket_mode() {
         dir.0.join("db"),
         dir.0.join("log/rvsd.log"),
     );
-    let st = std::process::Command::new("ip")
+    let st = sw
+        .command([common::bins().rvsd])
         .args([
-            "netns",
-            "exec",
-            sw.name(),
-            common::RVSD,
             "--detach",
             "--pidfile",
             &format!("--log-file={}", log.display()),
@@ -316,7 +312,7 @@ fn detach_pidfile_logfile_and_socket_mode() {
     let sock = std::fs::metadata(run.join("rvsd.ctl")).unwrap();
     assert_eq!(sock.permissions().mode() & 0o777, 0o600);
     assert_eq!(sock.uid(), 0);
-    let out = std::process::Command::new(common::APPCTL)
+    let out = std::process::Command::new(common::bins().appctl)
         .args(["-t", run.join("rvsd.ctl").to_str().unwrap(), "version"])
         .output()
         .unwrap();

@@ -11,13 +11,14 @@
 
 mod common;
 
-use common::{suite, Rvsd, TempDir};
+use common::{bins, suite, Rvsd, TempDir};
 use rvs_datapath::wire::gre::GreHeader;
 use rvs_datapath::wire::ipv4::{proto, Ipv4Packet};
 use rvs_datapath::wire::{EtherType, EthernetFrame};
-use rvs_testkit::{coverage_total, have_tool, skip_unless_tools, unique_ifname, Capture, Netns};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use rvs_testkit::{
+    coverage_total, have_tool, skip_unless_ovs, skip_unless_tools, unique_ifname, Capture, Netns,
+    Ovs, TunnelKind, Vsctl,
+};
 use std::time::Duration;
 
 const U1: &str = "10.201.0.1";
@@ -45,15 +46,9 @@ struct Pair {
     h2: Host,
 }
 
-fn quiet(ns: &Netns) {
-    ns.sysctl("net.ipv4.conf.all.arp_ignore", "1");
-    ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
-    ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1");
-}
-
 fn new_host(tag: &str) -> Host {
     let ns = Netns::new(&format!("gh{tag}"));
-    quiet(&ns);
+    ns.quiet_switch_stack().unwrap();
     let container = Netns::new(&format!("gc{tag}"));
     container.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
     let cport = unique_ifname("gp");
@@ -78,15 +73,15 @@ impl Pair {
         h1.ns.set_addr(&h1.uplink, &format!("{U1}/24"));
         h1.container.set_addr("eth0", &format!("{C1}/24"));
         h2.container.set_addr("eth0", &format!("{C2}/24"));
-        let r1 = Rvsd::start(&h1.ns, &h1.dir.0);
+        let r1 = Rvsd::start(&bins(), &h1.ns, &h1.dir.0);
         r1.vsctl_ok(&["add-br", "br0"]);
         r1.vsctl_ok(&["add-port", "br0", &h1.cport]);
         h1.rvsd = Some(r1);
         if ovs_peer {
-            h2.ovs = Some(Ovs::start(&h2));
+            h2.ovs = Some(ovs_host(&h2));
         } else {
             h2.ns.set_addr(&h2.uplink, &format!("{U2}/24"));
-            let r2 = Rvsd::start(&h2.ns, &h2.dir.0);
+            let r2 = Rvsd::start(&bins(), &h2.ns, &h2.dir.0);
             r2.vsctl_ok(&["add-br", "br0"]);
             r2.vsctl_ok(&["add-port", "br0", &h2.cport]);
             h2.rvsd = Some(r2);
@@ -99,23 +94,7 @@ impl Pair {
         for (h, remote) in [(&self.h1, U2), (&self.h2, U1)] {
             let Some(r) = &h.rvsd else { continue };
             let _ = r.vsctl(&["--if-exists", "del-port", "br0", "gre0"]);
-            let mut args: Vec<String> = [
-                "add-port",
-                "br0",
-                "gre0",
-                "--",
-                "set",
-                "interface",
-                "gre0",
-                "type=gre",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            args.push(format!("options:remote_ip={remote}"));
-            args.extend(extra.iter().map(|o| format!("options:{o}")));
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            r.vsctl_ok(&args);
+            r.vsctl_ok(&gre_port("br0", remote, extra).words());
         }
     }
 
@@ -124,12 +103,14 @@ impl Pair {
     }
 }
 
+/// `add-port BRIDGE gre0 -- set interface gre0 type=gre options:remote_ip=REMOTE` plus
+/// `options:EXTRA` for each of `extra`.
+fn gre_port(bridge: &str, remote: &str, extra: &[&str]) -> Vsctl {
+    Vsctl::new().tunnel(bridge, "gre0", TunnelKind::Gre, remote, extra)
+}
+
 fn ping(from: &Netns, to: &str) -> bool {
-    from.wait_until(Duration::from_secs(8), |ns| {
-        ns.try_exec(["ping", "-c", "1", "-W", "1", to])
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    })
+    from.ping_until(to, Duration::from_secs(8))
 }
 
 /// 10 MB over HTTP from `server` to `client`, compared by sha256; no bad TCP checksums.
@@ -427,175 +408,35 @@ fn hostile_gre_is_dropped_and_counted() {
 
 // ---- real Open vSwitch 3.1 as the peer ----
 
-/// ovsdb-server + ovs-vswitchd inside a host netns, with their own directories; stopped by
-/// PID on drop.
-struct Ovs {
-    dir: PathBuf,
-    env: Vec<(String, String)>,
+/// Real OVS on `h`, as a user sets it up: br-phy holds the underlay address (the underlay veth
+/// is its port), br-int has the container's port.
+fn ovs_host(h: &Host) -> Ovs {
+    let ovs = Ovs::start(&h.ns, &h.dir.0, &[]);
+    ovs.vsctl_ok(
+        &Vsctl::new()
+            .netdev_br("br-phy")
+            .add_port("br-phy", &h.uplink)
+            .words(),
+    );
+    h.ns.set_addr("br-phy", &format!("{U2}/24"));
+    ovs.vsctl_ok(
+        &Vsctl::new()
+            .netdev_br("br-int")
+            .add_port("br-int", &h.cport)
+            .words(),
+    );
+    // Real OVS userspace breaks TCP with partial checksums: offloads off by hand.
+    h.container.exec(["ethtool", "-K", "eth0", "tx", "off"]);
+    // ... and drops oversize tunnel packets (no ICMP): keep its side below 1500 − 46.
+    h.container
+        .exec(["ip", "link", "set", "eth0", "mtu", "1400"]);
+    ovs
 }
 
-impl Ovs {
-    fn start(h: &Host) -> Ovs {
-        let d = h.dir.0.join("ovs");
-        for sub in ["run", "log", "db"] {
-            std::fs::create_dir_all(d.join(sub)).unwrap();
-        }
-        let env: Vec<(String, String)> = [
-            ("OVS_RUNDIR", "run"),
-            ("OVS_LOGDIR", "log"),
-            ("OVS_DBDIR", "db"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), d.join(v).display().to_string()))
-        .collect();
-        let ovs = Ovs {
-            dir: d.clone(),
-            env,
-        };
-        let db = d.join("db/conf.db").display().to_string();
-        let sock = d.join("run/db.sock").display().to_string();
-        ovs.run(
-            None,
-            &[
-                "ovsdb-tool",
-                "create",
-                &db,
-                "/usr/share/openvswitch/vswitch.ovsschema",
-            ],
-        );
-        ovs.run(
-            Some(&h.ns),
-            &[
-                "ovsdb-server",
-                &db,
-                &format!("--remote=punix:{sock}"),
-                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
-                &format!("--pidfile={}", d.join("run/ovsdb-server.pid").display()),
-                "--detach",
-                &format!("--log-file={}", d.join("log/ovsdb-server.log").display()),
-            ],
-        );
-        ovs.vsctl(&["--no-wait", "init"]);
-        ovs.run(
-            Some(&h.ns),
-            &[
-                "ovs-vswitchd",
-                &format!("unix:{sock}"),
-                &format!("--pidfile={}", d.join("run/ovs-vswitchd.pid").display()),
-                "--detach",
-                &format!("--log-file={}", d.join("log/ovs-vswitchd.log").display()),
-            ],
-        );
-        // br-phy holds the underlay address, with the underlay veth as its port.
-        ovs.vsctl(&[
-            "add-br",
-            "br-phy",
-            "--",
-            "set",
-            "bridge",
-            "br-phy",
-            "datapath_type=netdev",
-        ]);
-        ovs.vsctl(&["add-port", "br-phy", &h.uplink]);
-        h.ns.set_addr("br-phy", &format!("{U2}/24"));
-        ovs.vsctl(&[
-            "add-br",
-            "br-int",
-            "--",
-            "set",
-            "bridge",
-            "br-int",
-            "datapath_type=netdev",
-        ]);
-        ovs.vsctl(&["add-port", "br-int", &h.cport]);
-        // Real OVS userspace breaks TCP with partial checksums: offloads off by hand.
-        h.container.exec(["ethtool", "-K", "eth0", "tx", "off"]);
-        // ... and drops oversize tunnel packets (no ICMP): keep its side below 1500 − 46.
-        h.container
-            .exec(["ip", "link", "set", "eth0", "mtu", "1400"]);
-        ovs
-    }
-
-    fn run(&self, ns: Option<&Netns>, args: &[&str]) -> String {
-        let mut c = match ns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns.name()]).args(args);
-                c
-            }
-            None => {
-                let mut c = Command::new(args[0]);
-                c.args(&args[1..]);
-                c
-            }
-        };
-        c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let o = c.output().expect("run OVS tool");
-        assert!(
-            o.status.success(),
-            "{args:?}: {}\n{}",
-            String::from_utf8_lossy(&o.stderr),
-            self.log()
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn vsctl(&self, args: &[&str]) -> String {
-        let db = format!("--db=unix:{}", self.dir.join("run/db.sock").display());
-        let mut a = vec!["ovs-vsctl", "--timeout=20", db.as_str()];
-        a.extend_from_slice(args);
-        self.run(None, &a)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log/ovs-vswitchd.log")).unwrap_or_default()
-    }
-
-    fn set_tunnel(&self, extra: &[&str]) {
-        let _ = Command::new("ovs-vsctl")
-            .arg(format!(
-                "--db=unix:{}",
-                self.dir.join("run/db.sock").display()
-            ))
-            .args(["--if-exists", "del-port", "br-int", "gre0"])
-            .output();
-        let mut args: Vec<String> = [
-            "add-port",
-            "br-int",
-            "gre0",
-            "--",
-            "set",
-            "interface",
-            "gre0",
-            "type=gre",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(format!("options:remote_ip={U1}"));
-        args.extend(extra.iter().map(|o| format!("options:{o}")));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.vsctl(&args);
-    }
-}
-
-impl Drop for Ovs {
-    fn drop(&mut self) {
-        for d in ["ovs-vswitchd", "ovsdb-server"] {
-            let pidfile = self.dir.join(format!("run/{d}.pid"));
-            if let Ok(pid) = std::fs::read_to_string(&pidfile) {
-                let pid = pid.trim().to_string();
-                let _ = Command::new("kill").args(["-TERM", &pid]).status();
-                for _ in 0..50 {
-                    if !Path::new(&format!("/proc/{pid}")).exists() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                let _ = Command::new("kill").args(["-KILL", &pid]).output();
-            }
-        }
-    }
+/// (Re)create gre0 on OVS's br-int with `extra` options.
+fn set_tunnel_ovs(ovs: &Ovs, extra: &[&str]) {
+    let _ = ovs.try_vsctl(&["--if-exists", "del-port", "br-int", "gre0"]);
+    ovs.vsctl_ok(&gre_port("br-int", U1, extra).words());
 }
 
 #[test]
@@ -603,15 +444,7 @@ fn gre_interop_with_real_ovs() {
     if skip_unless_tools(
         "gre_interop_with_real_ovs",
         &["curl", "python3", "nstat", "sha256sum", "ethtool"],
-    ) {
-        return;
-    }
-    if !have_tool("ovs-vswitchd")
-        || !Path::new("/usr/share/openvswitch/vswitch.ovsschema").exists()
-            && rvs_testkit::skip(
-                "gre_interop_with_real_ovs",
-                "openvswitch-switch is not installed",
-            )
+    ) || skip_unless_ovs("gre_interop_with_real_ovs")
     {
         return;
     }
@@ -622,7 +455,7 @@ fn gre_interop_with_real_ovs() {
         ("ovs key=4660+csum", vec!["key=4660", "csum=true"]),
     ] {
         pair.set_tunnel_rvs(&extra);
-        ovs.set_tunnel(&extra);
+        set_tunnel_ovs(ovs, &extra);
         assert!(
             ping(&pair.h1.container, C2),
             "{what}: ping rvs side -> OVS side\nrvsd:\n{}\novs:\n{}",

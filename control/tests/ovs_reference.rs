@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{Rvsd, TempDir};
-use rvs_testkit::{have_tool, skip_unless_root, Netns};
+use common::{Rvsd, RvsdHost};
+use rvs_testkit::{skip_unless_root, skip_unless_tools};
 use std::path::Path;
 use std::process::Output;
 
@@ -77,13 +77,12 @@ fn error_paths_match_ovs() {
     if skip_unless_root("error_paths_match_ovs") {
         return;
     }
-    let sw = Netns::new("ref");
-    sw.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
+    let host = RvsdHost::start(&common::bins(), "ref");
+    let rvsd = &host.rvsd;
     for (a, b) in [("ovpv-c1", "ovpv-c1p"), ("ovpv-c2", "ovpv-c2p")] {
-        sw.exec(["ip", "link", "add", a, "type", "veth", "peer", "name", b]);
+        host.ns
+            .exec(["ip", "link", "add", a, "type", "veth", "peer", "name", b]);
     }
-    let dir = TempDir::new("ref");
-    let rvsd = Rvsd::start(&sw, &dir.0);
     rvsd.vsctl_ok(&["add-br", "br0"]);
     rvsd.vsctl_ok(&["add-port", "br0", "ovpv-c1"]);
     rvsd.vsctl_ok(&["add-port", "br0", "ovpv-c2"]);
@@ -116,7 +115,7 @@ fn error_paths_match_ovs() {
     assert_eq!(order.len(), on_disk, "every capture is replayed");
     for name in order {
         let c = capture(name);
-        let o = run(&rvsd, &c.argv);
+        let o = run(rvsd, &c.argv);
         let got = combined(&o);
         assert_eq!(
             o.status.code(),
@@ -146,21 +145,12 @@ fn error_paths_match_ovs() {
 
 #[test]
 fn debian_ovs_appctl_gives_the_same_answers() {
-    if skip_unless_root("debian_ovs_appctl") {
+    // Debian's own ovs-appctl (openvswitch-common), not ours.
+    if skip_unless_tools("debian_ovs_appctl", &["/usr/bin/ovs-appctl"]) {
         return;
     }
-    if (!Path::new("/usr/bin/ovs-appctl").exists() || !have_tool("ovs-appctl"))
-        && rvs_testkit::skip(
-            "debian_ovs_appctl",
-            "/usr/bin/ovs-appctl (openvswitch-common) is not installed",
-        )
-    {
-        return;
-    }
-    let sw = Netns::new("deb");
-    sw.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
-    let dir = TempDir::new("deb");
-    let rvsd = Rvsd::start(&sw, &dir.0);
+    let host = RvsdHost::start(&common::bins(), "deb");
+    let rvsd = &host.rvsd;
     rvsd.vsctl_ok(&["add-br", "br0"]);
     let sock = rvsd.rundir.join("rvsd.ctl");
     let sock = sock.to_str().unwrap();

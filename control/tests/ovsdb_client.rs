@@ -1,5 +1,5 @@
-//! The OVSDB client library against a real Debian `ovsdb-server` (root, and
-//! `ovsdb-server` in /usr/sbin or /usr/bin; without them the test says why and returns, unless
+//! The OVSDB client library against a real Debian `ovsdb-server` (root, and Debian's
+//! `openvswitch-switch`; without them the test says why and returns, unless
 //! `RVS_REQUIRE_ROOT=1`, which makes a missing prerequisite a failure).
 //!
 //! One scenario: monitor Open_vSwitch/Bridge/Port/Interface; `ovs-vsctl add-br/add-port` rows
@@ -14,129 +14,15 @@ use mio::{Events, Poll, Token};
 use rvs_control::ovsdb::{
     Atom, Condition, Datum, Event, Op, Remote, Session, SessionConfig, State, Transport,
 };
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use rvs_testkit::{skip_unless_ovs, OvsdbServer, TempDir};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Debian installs the server in /usr/sbin; other layouts in /usr/bin.
-const OVSDB_SERVERS: [&str; 2] = ["/usr/sbin/ovsdb-server", "/usr/bin/ovsdb-server"];
-const OVSDB_TOOL: &str = "/usr/bin/ovsdb-tool";
-const OVS_VSCTL: &str = "/usr/bin/ovs-vsctl";
-const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
-
-fn ovsdb_server() -> Option<&'static str> {
-    OVSDB_SERVERS.into_iter().find(|p| Path::new(p).exists())
-}
-
-/// False (after saying why) when the prerequisites are missing; panics instead under
-/// `RVS_REQUIRE_ROOT=1`.
-fn prerequisites(test: &str) -> bool {
-    let missing = if !rvs_testkit::is_root() {
-        Some("needs root".to_string())
-    } else {
-        let server = ovsdb_server().unwrap_or("/usr/sbin/ovsdb-server");
-        [server, OVSDB_TOOL, OVS_VSCTL, SCHEMA]
-            .iter()
-            .find(|p| !Path::new(p).exists())
-            .map(|p| format!("{p} is missing (Debian's openvswitch-switch)"))
-    };
-    match missing {
-        None => true,
-        Some(why) if std::env::var("RVS_REQUIRE_ROOT").as_deref() == Ok("1") => {
-            panic!("{test}: {why}, and RVS_REQUIRE_ROOT=1")
-        }
-        Some(why) => {
-            eprintln!("SKIP {test}: {why}");
-            false
-        }
-    }
-}
-
-/// A private ovsdb-server in a temp dir; killed and removed on drop.
-struct Server {
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Server {
-    fn create() -> Server {
-        let dir = std::env::temp_dir().join(format!("rvs-ovsdb-client-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let s = Server { dir, child: None };
-        s.run(OVSDB_TOOL, &["create", s.db().to_str().unwrap(), SCHEMA]);
-        s
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.join("conf.db")
-    }
-
-    fn sock(&self) -> PathBuf {
-        self.dir.join("db.sock")
-    }
-
-    fn command(&self, prog: &str) -> Command {
-        let mut c = Command::new(prog);
-        for v in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR"] {
-            c.env(v, &self.dir);
-        }
-        c
-    }
-
-    /// Runs a tool to completion; panics with its output if it fails.
-    fn run(&self, prog: &str, args: &[&str]) -> String {
-        let out = self.command(prog).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{prog} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn vsctl(&self, args: &[&str]) -> String {
-        let db = format!("--db=unix:{}", self.sock().display());
-        let mut all = vec![db.as_str(), "--no-wait", "--timeout=10"];
-        all.extend_from_slice(args);
-        self.run(OVS_VSCTL, &all)
-    }
-
-    fn start(&mut self) {
-        let _ = std::fs::remove_file(self.sock());
-        let child = self
-            .command(ovsdb_server().expect("checked by prerequisites()"))
-            .arg(self.db())
-            .arg(format!("--remote=punix:{}", self.sock().display()))
-            .arg(format!(
-                "--log-file={}",
-                self.dir.join("ovsdb-server.log").display()
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let end = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(self.sock()).is_err() {
-            assert!(Instant::now() < end, "ovsdb-server did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill(); // SIGKILL
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill9();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// Debian's `ovs-vsctl --no-wait ARGS` against `server` (no ovs-vswitchd runs); trimmed stdout.
+fn vsctl(server: &OvsdbServer, args: &[&str]) -> String {
+    let mut all = vec!["--no-wait"];
+    all.extend_from_slice(args);
+    server.try_vsctl(&all).unwrap().trim().to_string()
 }
 
 /// A session and its transport on their own poll.
@@ -220,12 +106,13 @@ impl Client {
 
 #[test]
 fn ovsdb_client_against_a_real_ovsdb_server() {
-    if !prerequisites("ovsdb_client_against_a_real_ovsdb_server") {
+    if skip_unless_ovs("ovsdb_client_against_a_real_ovsdb_server") {
         return;
     }
-    let mut server = Server::create();
-    server.start();
-    server.vsctl(&["init"]);
+    let dir = TempDir::new("ovsdb");
+    let server = OvsdbServer::try_create(None, &dir.0).unwrap();
+    server.try_start().unwrap();
+    vsctl(&server, &["init"]);
 
     let mut a = Client::new(&server.sock());
     a.until(10, "the first sync", |c| {
@@ -243,7 +130,7 @@ fn ovsdb_client_against_a_real_ovsdb_server() {
     );
 
     // Rows made by the real ovs-vsctl arrive.
-    server.vsctl(&["add-br", "br0", "--", "add-port", "br0", "p1"]);
+    vsctl(&server, &["add-br", "br0", "--", "add-port", "br0", "p1"]);
     a.until(10, "br0 and p1", |c| {
         c.row("Bridge", "br0").is_some()
             && c.row("Port", "p1").is_some()
@@ -285,7 +172,7 @@ fn ovsdb_client_against_a_real_ovsdb_server() {
     let outcome = outcome.unwrap().unwrap();
     assert_eq!(outcome.error(), None);
     assert_eq!(outcome.results[0].count(), Some(1));
-    assert_eq!(server.vsctl(&["get", "Interface", "p1", "ofport"]), "5");
+    assert_eq!(vsctl(&server, &["get", "Interface", "p1", "ofport"]), "5");
     a.until(10, "ofport in the replica", |c| {
         c.int("Interface", "p1", "ofport") == Some(5)
     });
@@ -301,11 +188,15 @@ fn ovsdb_client_against_a_real_ovsdb_server() {
         "the replica is kept while disconnected"
     );
     let offline = r#"["Open_vSwitch",{"op":"update","table":"Interface","where":[["name","==","p1"]],"row":{"mtu_request":1400}}]"#;
-    server.run(
-        OVSDB_TOOL,
-        &["transact", server.db().to_str().unwrap(), offline],
-    );
-    server.start();
+    server
+        .tool(&[
+            "ovsdb-tool",
+            "transact",
+            server.db().to_str().unwrap(),
+            offline,
+        ])
+        .unwrap();
+    server.try_start().unwrap();
     a.until(20, "the resync after restart", |c| {
         c.saw(|e| matches!(e, Event::Synced { .. }))
     });

@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{Lan, Rvsd, TempDir};
+use common::{Lan, Rvsd, RvsdHost, TempDir};
 use rvs_testkit::{rss_kb, skip_unless_root, skip_unless_tools, try_run, Netns};
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -90,9 +90,8 @@ fn hostile_control_clients() {
     if skip_unless_root("hostile_control_clients") {
         return;
     }
-    let ns = Netns::new("rob");
-    let dir = TempDir::new("rob");
-    let r = Rvsd::start(&ns, &dir.0);
+    let host = RvsdHost::start(&common::bins(), "rob");
+    let r = &host.rvsd;
     r.vsctl_ok(&[
         "add-br",
         "br0",
@@ -103,8 +102,8 @@ fn hostile_control_clients() {
         "external_ids:k=v",
     ]);
     let show0 = r.vsctl_ok(&["show"]);
-    let conf0 = std::fs::read(conf_of(&r)).unwrap();
-    let sock = socket_of(&r);
+    let conf0 = std::fs::read(conf_of(r)).unwrap();
+    let sock = socket_of(r);
     let pid = r.pid().unwrap();
     let rss0 = rss_kb(pid);
 
@@ -116,7 +115,7 @@ fn hostile_control_clients() {
         let _ = s.write_all(&req[..cut]);
         drop(s);
     }
-    answers_promptly(&r);
+    answers_promptly(r);
 
     // 10 MB of garbage, four ways.
     let ten_mb = 10 << 20;
@@ -139,7 +138,7 @@ fn hostile_control_clients() {
             t.elapsed(),
             rss_kb(pid)
         );
-        answers_promptly(&r);
+        answers_promptly(r);
     }
 
     // 1000 connections at once.
@@ -166,10 +165,10 @@ fn hostile_control_clients() {
         }
     );
     drop(conns);
-    let show = answers_promptly(&r);
+    let show = answers_promptly(r);
     assert_eq!(show, show0, "configuration changed");
     assert_eq!(
-        std::fs::read(conf_of(&r)).unwrap(),
+        std::fs::read(conf_of(r)).unwrap(),
         conf0,
         "conf.json changed"
     );
@@ -337,7 +336,7 @@ fn unwritable_dbdir() {
     )
     .is_ok_and(|o| o.status.success());
     let _m = mounted.then(|| Mount(db.clone()));
-    let mut r = Rvsd::start(&ns, &dir.0);
+    let mut r = Rvsd::start(&common::bins(), &ns, &dir.0);
     r.vsctl_ok(&["add-br", "br0", "--", "add-port", "br0", "p0"]);
     let show0 = r.vsctl_ok(&["show"]);
 
@@ -417,13 +416,13 @@ fn a_second_daemon_on_one_rundir_is_refused() {
     if skip_unless_root("a_second_daemon_on_one_rundir_is_refused") {
         return;
     }
-    let ns = Netns::new("two");
-    let dir = TempDir::new("two");
-    let r = Rvsd::start(&ns, &dir.0);
+    let host = RvsdHost::start(&common::bins(), "two");
+    let (ns, dir, r) = (&host.ns, &host.dir, &host.rvsd);
     r.vsctl_ok(&["add-br", "br0"]);
-    let inode0 = std::fs::metadata(socket_of(&r)).map(|m| m.ino()).unwrap();
-    let second = std::process::Command::new("ip")
-        .args(["netns", "exec", ns.name(), common::RVSD, "--rundir"])
+    let inode0 = std::fs::metadata(socket_of(r)).map(|m| m.ino()).unwrap();
+    let second = ns
+        .command([common::bins().rvsd])
+        .arg("--rundir")
         .arg(&r.rundir)
         .arg("--dbdir")
         .arg(dir.0.join("db2"))
@@ -435,9 +434,9 @@ fn a_second_daemon_on_one_rundir_is_refused() {
         err.contains(&format!("pid {}", r.pid().unwrap())),
         "the message names the holder: {err}"
     );
-    let inode1 = std::fs::metadata(socket_of(&r)).map(|m| m.ino()).unwrap();
+    let inode1 = std::fs::metadata(socket_of(r)).map(|m| m.ino()).unwrap();
     assert_eq!(inode0, inode1, "the live socket was left alone");
-    assert!(answers_promptly(&r).contains("Bridge br0"));
+    assert!(answers_promptly(r).contains("Bridge br0"));
 }
 
 fn socket_inodes(pid: u32) -> Vec<String> {

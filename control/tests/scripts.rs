@@ -4,15 +4,16 @@
 
 mod common;
 
-use common::{Rvsd, TempDir, VSCTL};
-use rvs_testkit::{have_tool, skip_unless_root, unique_ifname, Netns};
+use common::RvsdHost;
+use rvs_testkit::{skip_unless_root, skip_unless_tools, unique_ifname, Netns};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
 /// PATH with our front ends (and `extra`) first.
 fn path_with(extra: &Path) -> String {
-    let ours = Path::new(VSCTL).parent().unwrap();
+    let vsctl = common::bins().vsctl;
+    let ours = vsctl.parent().unwrap();
     format!(
         "{}:{}:{}",
         extra.display(),
@@ -23,21 +24,12 @@ fn path_with(extra: &Path) -> String {
 
 #[test]
 fn debian_ovs_docker_runs_unchanged() {
-    if skip_unless_root("debian_ovs_docker") {
+    // Debian's ovs-docker (openvswitch-common) and uuidgen (uuid-runtime).
+    if skip_unless_tools("debian_ovs_docker", &["/usr/bin/ovs-docker", "uuidgen"]) {
         return;
     }
-    if (!Path::new("/usr/bin/ovs-docker").exists() || !have_tool("uuidgen"))
-        && rvs_testkit::skip(
-            "debian_ovs_docker",
-            "needs /usr/bin/ovs-docker (openvswitch-common) and uuidgen (uuid-runtime)",
-        )
-    {
-        return;
-    }
-    let sw = Netns::new("dk");
-    sw.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
-    let dir = TempDir::new("dk");
-    let rvsd = Rvsd::start(&sw, &dir.0);
+    let host = RvsdHost::start(&common::bins(), "dk");
+    let (sw, dir, rvsd) = (&host.ns, &host.dir, &host.rvsd);
     // Two "containers": a process each inside its own netns; the docker stand-in maps
     // names to their PIDs.
     let (n1, n2) = (Netns::new("k1"), Netns::new("k2"));
@@ -129,11 +121,8 @@ fn host_setup_script_with_linux_bridge_and_gre() {
     if skip_unless_root("host_setup_script") {
         return;
     }
-    let sw = Netns::new("hs");
-    sw.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
-    sw.sysctl("net.ipv4.conf.all.arp_ignore", "1");
-    let dir = TempDir::new("hs");
-    let rvsd = Rvsd::start(&sw, &dir.0);
+    let host = RvsdHost::start(&common::bins(), "hs");
+    let (sw, dir, rvsd) = (&host.ns, &host.dir, &host.rvsd);
     let bin = dir.0.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     // A container behind the Linux bridge, and one behind the rvs bridge.

@@ -5,8 +5,8 @@
 mod common;
 
 use common::Lan;
-use rvs_testkit::{skip_unless_tools, Capture, Netns};
-use std::time::{Duration, Instant};
+use rvs_testkit::{skip_unless_tools, wait_for, Capture, Netns};
+use std::time::Duration;
 
 #[test]
 fn access_and_trunk_ports_follow_ovs() {
@@ -125,7 +125,10 @@ fn access_and_trunk_ports_follow_ovs() {
         ip_of_bytes(&lan, 10),
     );
     assert!(
-        wait_for(|| lan.rvsd.coverage("datapath_drop_vlan_not_allowed") == dropped0 + 1),
+        wait_for(Duration::from_secs(5), || lan
+            .rvsd
+            .coverage("datapath_drop_vlan_not_allowed")
+            == dropped0 + 1),
         "the VLAN 10 frame from a trunks=20 port was not dropped once: {}",
         lan.rvsd.appctl_ok(&["coverage/show"])
     );
@@ -137,17 +140,6 @@ fn ip_of(lan: &common::Lan, host: u8) -> String {
 
 fn ip_of_bytes(lan: &common::Lan, host: u8) -> [u8; 4] {
     [10, 77, lan.subnet, host]
-}
-
-fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(5) {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// One ARP request for `ip` from `ns` (a ping to an absent address makes the kernel ask).

@@ -1,6 +1,7 @@
 //! rvsd for tests, the lab and rvs-bench: where rvs's binaries are ([`Bins`]), a scratch
-//! directory removed on drop ([`TempDir`]), and one rvsd inside a netns with its own run and
-//! db directories, driven through the real front ends ([`Rvsd`]).
+//! directory removed on drop ([`TempDir`]), one rvsd inside a netns with its own run and db
+//! directories, driven through the real front ends ([`Rvsd`]), and the three together
+//! ([`RvsdHost`]).
 //!
 //! An [`Rvsd`] is stopped when it drops (SIGTERM, then SIGKILL after 10 s), also on panic,
 //! unless [`Rvsd::detach`] handed it over (the `rvs-lab` CLI does, and stops it later by
@@ -314,10 +315,14 @@ impl Rvsd {
 
     /// `ovs-vsctl ARGS` that must succeed; returns stdout, panics with the daemon's log.
     pub fn vsctl_ok(&self, args: &[&str]) -> String {
-        let o = self.vsctl(args);
+        self.must("ovs-vsctl", args, self.vsctl(args))
+    }
+
+    /// stdout of a front end that must have succeeded; else panic with its output and the log.
+    fn must(&self, tool: &str, args: &[&str], o: Output) -> String {
         assert!(
             o.status.success(),
-            "ovs-vsctl {args:?} failed: {}\nrvsd log:\n{}",
+            "{tool} {args:?} failed: {}\nrvsd log:\n{}",
             describe_output(&o),
             self.log()
         );
@@ -346,15 +351,9 @@ impl Rvsd {
         self.tool(&self.bins.appctl, args)
     }
 
-    /// `ovs-appctl ARGS` that must succeed; returns stdout.
+    /// `ovs-appctl ARGS` that must succeed; returns stdout, panics with the daemon's log.
     pub fn appctl_ok(&self, args: &[&str]) -> String {
-        let o = self.appctl(args);
-        assert!(
-            o.status.success(),
-            "ovs-appctl {args:?} failed: {}",
-            describe_output(&o)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        self.must("ovs-appctl", args, self.appctl(args))
     }
 
     /// `ovs-appctl ARGS`: stdout, or the error it printed.
@@ -399,5 +398,34 @@ impl Rvsd {
 impl Drop for Rvsd {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A "host" running rvsd: a namespace (its own stack quietened, see
+/// [`Netns::quiet_switch_stack`]), a scratch directory, and rvsd in the one with its files in
+/// the other. Fields drop in order: the daemon, the namespace, the directory.
+#[derive(Debug)]
+pub struct RvsdHost {
+    /// The daemon.
+    pub rvsd: Rvsd,
+    /// Its namespace.
+    pub ns: Netns,
+    /// Its directory (run, db, log).
+    pub dir: TempDir,
+}
+
+impl RvsdHost {
+    /// Namespace and directory named after `prefix`, rvsd started; panics if it cannot.
+    pub fn start(bins: &Bins, prefix: &str) -> RvsdHost {
+        RvsdHost::start_wrapped(bins, prefix, &[])
+    }
+
+    /// [`RvsdHost::start`] with rvsd run under `wrapper` (see [`Rvsd::start_wrapped`]).
+    pub fn start_wrapped(bins: &Bins, prefix: &str, wrapper: &[&str]) -> RvsdHost {
+        let ns = Netns::new(prefix);
+        ns.quiet_switch_stack().unwrap_or_else(|e| panic!("{e}"));
+        let dir = TempDir::new(prefix);
+        let rvsd = Rvsd::start_wrapped(bins, &ns, &dir.0, wrapper);
+        RvsdHost { rvsd, ns, dir }
     }
 }

@@ -5,10 +5,11 @@
 //! - **Labs** ([`Lab`], module [`lab`]): a whole topology — switches (rvsd), hosts, VLANs,
 //!   tunnels — from one TOML file or a builder, with `exec`, `pingall` and `iperf`, removed on
 //!   drop. The `rvs-lab` binary drives the same code from a shell.
-//! - **Parts**: [`Netns`], [`Veth`], [`Background`] (module `netns`); [`Rvsd`], [`Bins`],
-//!   [`TempDir`] (`daemon`); real Open vSwitch as a peer: [`Ovs`], [`OvsdbServer`] (`ovs`);
+//! - **Parts**: [`Netns`], [`Veth`], [`Background`] (module `netns`); [`Rvsd`], [`RvsdHost`],
+//!   [`Bins`], [`TempDir`] (`daemon`); real Open vSwitch as a peer: [`Ovs`], [`OvsdbServer`] (`ovs`);
 //!   captures and counters: [`Capture`], [`pcap_frames`], [`coverage_total`], [`rss_kb`]
-//!   (`inspect`); commands: [`run`], [`try_run`], [`run_checked`], [`shell_words`] (`cmd`).
+//!   (`inspect`); commands: [`run`], [`try_run`], [`run_checked`], [`shell_words`] (`cmd`),
+//!   and `ovs-vsctl` chains: [`Vsctl`].
 //!
 //! Everything a test creates is named uniquely (prefix + process id + a per-process counter,
 //! [`owned_name`] `rvst-PID-N-prefix`) so tests can run in parallel, and is removed when its
@@ -46,9 +47,10 @@ mod names;
 mod netns;
 mod ovs;
 mod skip;
+mod vsctl;
 
 pub use cmd::{checked, run, run_checked, shell_words, try_run};
-pub use daemon::{Bins, Rvsd, TempDir, BIN_DIR_ENV};
+pub use daemon::{Bins, Rvsd, RvsdHost, TempDir, BIN_DIR_ENV};
 pub use inspect::{coverage_total, pcap_frames, rss_kb, Capture};
 pub use lab::topology::{HostSpec, Topology, TopologyError, TunnelKind};
 pub use lab::{Lab, LabError, LabOptions, PingMatrix};
@@ -62,3 +64,4 @@ pub use skip::{
     find_tool, have_tool, is_root, skip, skip_unless_ovs, skip_unless_root, skip_unless_tools,
     REQUIRE_ENV,
 };
+pub use vsctl::Vsctl;

@@ -48,7 +48,8 @@ pub fn skip_unless_root(test: &str) -> bool {
     !is_root() && skip(test, "needs root (network namespaces)")
 }
 
-/// Print a skip notice and return `true` unless running as root with every tool installed.
+/// Print a skip notice and return `true` unless running as root with every tool installed
+/// (a tool is a name looked up as [`find_tool`] does, or an absolute path).
 pub fn skip_unless_tools(test: &str, tools: &[&str]) -> bool {
     if skip_unless_root(test) {
         return true;
@@ -74,5 +75,10 @@ mod tests {
     fn tools_lookup() {
         assert!(have_tool("sh"));
         assert!(!have_tool("rvs-no-such-tool"));
+        assert!(
+            have_tool("/bin/sh"),
+            "an absolute path names the file itself"
+        );
+        assert!(!have_tool("/nonexistent/sh"));
     }
 }

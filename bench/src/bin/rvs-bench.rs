@@ -11,8 +11,8 @@
 use rvs_bench::gen;
 use rvs_bench::measure::{self, RxCounters};
 use rvs_bench::report::{self, Kind, Row};
-use rvs_bench::systems::{Bed, Env, System, ENDPOINT_IF, GEN_IP, SINK_IP};
-use rvs_testkit::{have_tool, is_root};
+use rvs_bench::systems::{Bed, System, ENDPOINT_IF, GEN_IP, SINK_IP};
+use rvs_testkit::{have_tool, is_root, ovs_missing, Bins};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -60,7 +60,7 @@ struct Opts {
     flows: Vec<usize>,
     json: Option<PathBuf>,
     svg: Option<PathBuf>,
-    bin_dir: PathBuf,
+    bin_dir: Option<PathBuf>,
 }
 
 fn list<T: std::str::FromStr>(v: &str, what: &str) -> Result<Vec<T>, String> {
@@ -72,10 +72,6 @@ fn list<T: std::str::FromStr>(v: &str, what: &str) -> Result<Vec<T>, String> {
 
 fn parse_args() -> Result<Opts, String> {
     let mut args = std::env::args().skip(1);
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."));
     let mut o = Opts {
         quick: false,
         secs: 0.0,
@@ -85,7 +81,7 @@ fn parse_args() -> Result<Opts, String> {
         flows: vec![1, 1000],
         json: None,
         svg: None,
-        bin_dir: exe_dir,
+        bin_dir: None,
     };
     while let Some(a) = args.next() {
         let mut val = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -109,7 +105,7 @@ fn parse_args() -> Result<Opts, String> {
             "--flows" => o.flows = list(&val("--flows")?, "flow count")?,
             "--json" => o.json = Some(val("--json")?.into()),
             "--svg" => o.svg = Some(val("--svg")?.into()),
-            "--bin-dir" => o.bin_dir = val("--bin-dir")?.into(),
+            "--bin-dir" => o.bin_dir = Some(val("--bin-dir")?.into()),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other}")),
         }
@@ -376,7 +372,7 @@ fn run_system(
     sys: System,
     kinds: &[Kind],
     o: &Opts,
-    env: &Env,
+    bins: &Bins,
     ceil: &mut Ceiling,
     prog: &mut Progress,
 ) -> Vec<Row> {
@@ -386,12 +382,12 @@ fn run_system(
             .map(|&k| Row::not_available(sys.name(), k, why))
             .collect()
     };
-    if sys.is_ovs() && !have_tool("ovs-vswitchd") {
+    if let Some(why) = ovs_missing().filter(|_| sys.is_ovs()) {
         prog.total -= kinds.len();
-        return na_all("ovs-vswitchd not installed (apt-get install openvswitch-switch)");
+        return na_all(&format!("{why} (apt-get install openvswitch-switch)"));
     }
     prog.note(&format!("{}: building topology", sys.name()));
-    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Bed::build(sys, env)));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Bed::build(sys, bins)));
     let bed = match built {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
@@ -459,8 +455,14 @@ fn main() -> ExitCode {
     install_signal_handlers();
     // Panics inside a case become an n/a row with the message; keep stderr tidy.
     std::panic::set_hook(Box::new(|_| {}));
-    let env = Env {
-        bin_dir: o.bin_dir.clone(),
+    // Without --bin-dir: rvs_testkit's search ($RVS_BIN_DIR, next to rvs-bench, PATH); when
+    // nothing is found the rvs rows say where rvsd was expected.
+    let bins = match &o.bin_dir {
+        Some(d) => Bins::in_dir(d),
+        None => Bins::find().unwrap_or_else(|_| {
+            let exe = std::env::current_exe().unwrap_or_default();
+            Bins::in_dir(exe.parent().unwrap_or(std::path::Path::new(".")))
+        }),
     };
     let all = cases(&o);
     let systems: Vec<System> = System::ALL
@@ -489,7 +491,7 @@ fn main() -> ExitCode {
             break;
         }
         let kinds = cases_for(sys, &all);
-        rows.extend(run_system(sys, &kinds, &o, &env, &mut ceil, &mut prog));
+        rows.extend(run_system(sys, &kinds, &o, &bins, &mut ceil, &mut prog));
     }
     prog.note(&format!(
         "rvs-bench: done in {:.0} s",

@@ -1,211 +1,21 @@
-//! Shared harness for the daemon's end-to-end tests: start rvsd inside a test netns with its
-//! own run and db directories, drive it through the real front-end binaries, and stop it
-//! (SIGTERM, then SIGKILL) when the harness drops — also on panic.
+//! Shared harness for the daemon's end-to-end tests: rvs's binaries as cargo built them for
+//! this package, and `Lan`, a switch netns running rvsd with container namespaces on br0. The
+//! daemon itself is the kit's `Rvsd` (stopped on drop, also on panic).
 
 #![allow(dead_code)]
 
 pub mod suite;
 
 use rvs_testkit::{unique_ifname, Netns};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+pub use rvs_testkit::{Bins, Rvsd, RvsdHost, TempDir};
 
-pub const RVSD: &str = env!("CARGO_BIN_EXE_rvsd");
-pub const VSCTL: &str = env!("CARGO_BIN_EXE_ovs-vsctl");
-pub const APPCTL: &str = env!("CARGO_BIN_EXE_ovs-appctl");
-pub const DPCTL: &str = env!("CARGO_BIN_EXE_ovs-dpctl");
-
-/// A scratch directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> TempDir {
-        let p = std::env::temp_dir().join(rvs_testkit::owned_name(prefix));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// One rvsd running inside `ns`.
-pub struct Rvsd {
-    pub ns: String,
-    pub rundir: PathBuf,
-    pub dbdir: PathBuf,
-    /// A command rvsd runs under inside the netns (e.g. `setpriv` dropping capabilities).
-    wrapper: Vec<String>,
-    child: Option<Child>,
-}
-
-fn out_str(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-impl Rvsd {
-    /// Start rvsd in `ns` with directories under `dir`, and wait for its socket.
-    pub fn start(ns: &Netns, dir: &Path) -> Rvsd {
-        Rvsd::start_wrapped(ns, dir, &[])
-    }
-
-    /// Like `start`, with rvsd run as `WRAPPER… rvsd …` (e.g. `setpriv --bounding-set …`).
-    pub fn start_wrapped(ns: &Netns, dir: &Path, wrapper: &[&str]) -> Rvsd {
-        let mut r = Rvsd {
-            ns: ns.name().to_string(),
-            rundir: dir.join("run"),
-            dbdir: dir.join("db"),
-            wrapper: wrapper.iter().map(|s| s.to_string()).collect(),
-            child: None,
-        };
-        r.spawn();
-        r
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::File::create(self.rundir.parent().unwrap().join("rvsd.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns])
-            .args(&self.wrapper)
-            .args([RVSD, "--rundir"])
-            .arg(&self.rundir)
-            .arg("--dbdir")
-            .arg(&self.dbdir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start rvsd");
-        self.child = Some(child);
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if self.appctl(&["version"]).status.success() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("rvsd did not come up; log:\n{}", self.log());
-    }
-
-    /// The daemon's stderr so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.rundir.parent().unwrap().join("rvsd.log")).unwrap_or_default()
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    /// SIGTERM and wait; returns the exit code.
-    pub fn stop(&mut self) -> Option<i32> {
-        let mut c = self.child.take()?;
-        // SAFETY-free: plain kill(1) of our own child.
-        let _ = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-        None
-    }
-
-    /// SIGKILL, as a crash would.
-    pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Start again with the same directories.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-
-    /// Start again after a crash.
-    pub fn respawn(&mut self) {
-        self.spawn();
-    }
-
-    fn tool(&self, bin: &str, args: &[&str]) -> Output {
-        Command::new(bin)
-            .args(args)
-            .env("RVS_RUNDIR", &self.rundir)
-            .output()
-            .expect("run front end")
-    }
-
-    pub fn vsctl(&self, args: &[&str]) -> Output {
-        self.tool(VSCTL, args)
-    }
-
-    /// ovs-vsctl that must succeed; returns stdout.
-    /// `ovs-vsctl add-port BRIDGE NAME`, with `-- set interface NAME type=TY SETTINGS...` when
-    /// `ty` is not empty (e.g. `"internal"`, `"afxdp"`; settings such as `"options:n_rxq=2"`).
-    pub fn add_port(&self, bridge: &str, name: &str, ty: &str, settings: &[&str]) -> String {
-        let t = format!("type={ty}");
-        let mut args = vec!["add-port", bridge, name];
-        if !ty.is_empty() {
-            args.extend(["--", "set", "interface", name, t.as_str()]);
-            args.extend(settings);
-        }
-        self.vsctl_ok(&args)
-    }
-
-    pub fn vsctl_ok(&self, args: &[&str]) -> String {
-        let o = self.vsctl(args);
-        assert!(
-            o.status.success(),
-            "ovs-vsctl {args:?} failed: {}\nrvsd log:\n{}",
-            out_str(&o),
-            self.log()
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    pub fn appctl(&self, args: &[&str]) -> Output {
-        self.tool(APPCTL, args)
-    }
-
-    pub fn appctl_ok(&self, args: &[&str]) -> String {
-        let o = self.appctl(args);
-        assert!(
-            o.status.success(),
-            "ovs-appctl {args:?} failed: {}",
-            out_str(&o)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// A `coverage/show` counter's total (0 when not listed).
-    pub fn coverage(&self, name: &str) -> u64 {
-        rvs_testkit::coverage_total(&self.appctl_ok(&["coverage/show"]), name)
-    }
-
-    pub fn dpctl(&self, args: &[&str]) -> Output {
-        self.tool(DPCTL, args)
-    }
-}
-
-impl Drop for Rvsd {
-    fn drop(&mut self) {
-        self.stop();
+/// The binaries cargo built for these tests.
+pub fn bins() -> Bins {
+    Bins {
+        rvsd: env!("CARGO_BIN_EXE_rvsd").into(),
+        vsctl: env!("CARGO_BIN_EXE_ovs-vsctl").into(),
+        appctl: env!("CARGO_BIN_EXE_ovs-appctl").into(),
+        dpctl: env!("CARGO_BIN_EXE_ovs-dpctl").into(),
     }
 }
 
@@ -235,12 +45,9 @@ impl Lan {
 
     /// `with_port_type`, with rvsd started under `wrapper` (see `Rvsd::start_wrapped`).
     pub fn build(n: usize, subnet: u8, ty: &str, wrapper: &[&str]) -> Lan {
-        let sw = Netns::new("sw");
-        // AF_PACKET does not steal frames: keep the switch netns's own stack quiet on its ports.
-        sw.sysctl("net.ipv4.conf.all.arp_ignore", "1");
-        sw.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
-        let dir = TempDir::new("lan");
-        let rvsd = Rvsd::start_wrapped(&sw, &dir.0, wrapper);
+        // AF_PACKET does not steal frames: the host keeps the switch netns's own stack quiet.
+        let host = RvsdHost::start_wrapped(&bins(), "sw", wrapper);
+        let (rvsd, sw, dir) = (host.rvsd, host.ns, host.dir);
         rvsd.vsctl_ok(&["add-br", "br0"]);
         sw.set_addr("br0", &format!("10.77.{subnet}.1/24"));
         let mut containers = vec![];

@@ -195,7 +195,7 @@ fn up(args: &[String]) -> Result<ExitCode, Fail> {
     };
     let opts = LabOptions {
         name: Some(name),
-        owner: Some(owner(&w)?),
+        owner: owner(&w)?,
         source: Some(
             std::fs::canonicalize(file)
                 .unwrap_or_else(|_| file.to_path_buf())

@@ -67,6 +67,7 @@ use crate::daemon::{Bins, Rvsd};
 use crate::names::ProcId;
 use crate::netns::Netns;
 use crate::skip::have_tool;
+use crate::vsctl::Vsctl;
 use serde::Serialize;
 use state::{teardown, LabState};
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,35 +82,20 @@ use topology::{PlannedHost, Topology, TopologyError, BRIDGE, HOST_IF};
 pub use state::sweep_dead_labs;
 
 /// Why a lab could not be built or found.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LabError {
     /// The topology is not valid; nothing was created.
-    Topology(TopologyError),
+    #[error("{0}")]
+    Topology(#[from] TopologyError),
     /// A lab of this name exists already.
+    #[error("lab {0} exists already (rvs-lab down {0})")]
     Exists(String),
     /// No lab of this name.
+    #[error("no lab {0} (rvs-lab list)")]
     NotFound(String),
     /// Building it failed (everything made so far was removed).
+    #[error("{0}")]
     Setup(String),
-}
-
-impl fmt::Display for LabError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LabError::Topology(e) => write!(f, "{e}"),
-            LabError::Exists(n) => write!(f, "lab {n} exists already (rvs-lab down {n})"),
-            LabError::NotFound(n) => write!(f, "no lab {n} (rvs-lab list)"),
-            LabError::Setup(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for LabError {}
-
-impl From<TopologyError> for LabError {
-    fn from(e: TopologyError) -> LabError {
-        LabError::Topology(e)
-    }
 }
 
 /// How to build a lab; `Default` suits tests.
@@ -118,26 +104,26 @@ pub struct LabOptions {
     /// The lab's name (default: `tPID-N`, unique to this process).
     pub name: Option<String>,
     /// The process that owns it (default: this one).
-    pub owner: Option<ProcId>,
+    pub owner: ProcId,
+    /// Where labs keep their state (default: [`state::state_root`]).
+    pub root: PathBuf,
+    /// How long ports may take to forward (default: 20 s).
+    pub ready_timeout: Duration,
     /// rvs's binaries (default: [`Bins::find`]).
     pub bins: Option<Bins>,
-    /// Where labs keep their state (default: [`state::state_root`]).
-    pub root: Option<PathBuf>,
     /// The file it came from, for `list`.
     pub source: Option<String>,
-    /// How long ports may take to forward.
-    pub ready_timeout: Duration,
 }
 
 impl Default for LabOptions {
     fn default() -> LabOptions {
         LabOptions {
             name: None,
-            owner: None,
-            bins: None,
-            root: None,
-            source: None,
+            owner: ProcId::current(),
+            root: state::state_root(),
             ready_timeout: Duration::from_secs(20),
+            bins: None,
+            source: None,
         }
     }
 }
@@ -193,7 +179,7 @@ impl Lab {
             .name
             .unwrap_or_else(|| format!("t{}-{}", std::process::id(), crate::names::next_count()));
         check_lab_name(&name).map_err(LabError::Setup)?;
-        let root = opts.root.unwrap_or_else(state::state_root);
+        let root = opts.root;
         std::fs::create_dir_all(&root)
             .map_err(|e| LabError::Setup(format!("{}: {e}", root.display())))?;
         let dir = root.join(&name);
@@ -204,7 +190,7 @@ impl Lab {
             }
             Err(e) => return Err(LabError::Setup(format!("{}: {e}", dir.display()))),
         }
-        let owner = opts.owner.unwrap_or_else(ProcId::current);
+        let owner = opts.owner;
         let mut lab = Lab {
             rvsds: BTreeMap::new(),
             netns: BTreeMap::new(),
@@ -306,12 +292,11 @@ impl Lab {
             ])?;
             sw.exec_checked(["ip", "link", "set", &h.port, "up"])?;
             host.try_set_addr(HOST_IF, &h.ip)?;
-            let mut args = vec!["add-port", BRIDGE, &h.port];
-            let tag = h.vlan.map(|v| format!("tag={v}"));
-            if let Some(tag) = &tag {
-                args.extend(["--", "set", "port", &h.port, tag]);
+            let mut c = Vsctl::new().add_port(BRIDGE, &h.port);
+            if let Some(v) = h.vlan {
+                c = c.set_port(&h.port, &[&format!("tag={v}")]);
             }
-            self.vsctl_checked(&h.switch, &args)?;
+            self.vsctl_checked(&h.switch, &c.words())?;
         }
         for t in &plan.tunnels {
             let [a, b] = &t.ends;
@@ -322,12 +307,10 @@ impl Lab {
             )?;
             for (end, peer) in [(a, b), (b, a)] {
                 self.netns[&end.switch].try_set_addr(&end.underlay_if, &end.underlay_ip)?;
-                let ty = format!("type={}", t.kind.as_str());
-                let remote = format!("options:remote_ip={}", peer.addr());
-                let key = t.key.map(|k| format!("options:key={k}"));
-                let mut args = vec!["add-port", BRIDGE, &end.port, "--", "set", "interface"];
-                args.extend([end.port.as_str(), &ty, &remote]);
-                args.extend(key.as_deref());
+                let key = t.key.map(|k| format!("key={k}"));
+                let opts: Vec<&str> = key.as_deref().into_iter().collect();
+                let c = Vsctl::new().tunnel(BRIDGE, &end.port, t.kind, peer.addr(), &opts);
+                let args = c.words();
                 self.vsctl_checked(&end.switch, &args)?;
             }
         }

@@ -320,21 +320,18 @@ impl Topology {
             origin.spans.insert(k("name"), h.name.span());
             origin.spans.insert(k("switch"), h.switch.span());
             origin.spans.insert(k("ip"), h.ip.span());
-            let vlan = h.vlan.map(|v| {
-                origin.spans.insert(k("vlan"), v.span());
-                let n = *v.get_ref();
-                u16::try_from(n)
-                    .ok()
-                    .filter(|v| (1..=4094).contains(v))
-                    .ok_or(n)
-            });
-            let vlan = match vlan {
-                Some(Err(n)) => {
-                    err.get_or_insert((k("vlan"), format!("{n} is not a VLAN id (1 to 4094)")));
-                    None
-                }
-                Some(Ok(v)) => Some(v),
+            // The range is checked by `plan`; here only what does not fit a u16.
+            let vlan = match h.vlan {
                 None => None,
+                Some(v) => {
+                    origin.spans.insert(k("vlan"), v.span());
+                    let n = *v.get_ref();
+                    let fits = u16::try_from(n).ok();
+                    if fits.is_none() {
+                        err.get_or_insert((k("vlan"), format!("{n} is not a VLAN id (1 to 4094)")));
+                    }
+                    fits
+                }
             };
             if let Some(m) = &h.mac {
                 origin.spans.insert(k("mac"), m.span());
@@ -428,179 +425,22 @@ impl Topology {
         if self.switches.is_empty() {
             return Err(self.error("switch", "a lab needs at least one [[switch]]".into()));
         }
-        // Node names: one namespace for switches and hosts.
-        let mut nodes: BTreeMap<&str, String> = BTreeMap::new();
-        let names = self
-            .switches
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (&s.name, format!("switch[{i}].name")))
-            .chain(
-                self.hosts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| (&h.name, format!("host[{i}].name"))),
-            );
-        for (name, key) in names {
-            check_node_name(name).map_err(|m| self.error(&key, m))?;
-            if let Some(other) = nodes.get(name.as_str()) {
-                return Err(self.error(
-                    &key,
-                    format!(
-                        "duplicate name {name:?}: {other}{} has it too",
-                        self.line_of(other)
-                    ),
-                ));
-            }
-            nodes.insert(name, key);
-        }
-        let switch_index: HashMap<&str, usize> = self
-            .switches
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.as_str(), i))
-            .collect();
-        let known = || {
-            self.switches
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        // Tunnels: existing, distinct switches; no duplicates; no loops.
+        let nodes = self.check_names()?;
         let mut domain = UnionFind::new(self.switches.len());
-        let mut pairs: HashMap<(usize, usize), usize> = HashMap::new();
-        let mut ends = vec![];
-        for (i, t) in self.tunnels.iter().enumerate() {
-            let key = format!("tunnel[{i}].between");
-            let [a, b] = t.between.as_slice() else {
-                return Err(self.error(
-                    &key,
-                    format!(
-                        "names {} switches; a tunnel is between exactly two",
-                        t.between.len()
-                    ),
-                ));
-            };
-            let mut idx = [0; 2];
-            for (j, n) in [a, b].into_iter().enumerate() {
-                idx[j] = *switch_index.get(n.as_str()).ok_or_else(|| {
-                    let what = if nodes.contains_key(n.as_str()) {
-                        "is a host, not a switch"
-                    } else {
-                        "is not a switch"
-                    };
-                    self.error(
-                        &format!("{key}[{j}]"),
-                        format!("{n:?} {what} (switches: {})", known()),
-                    )
-                })?;
-            }
-            if idx[0] == idx[1] {
-                return Err(self.error(&key, format!("a tunnel from {a:?} to itself")));
-            }
-            let pair = (idx[0].min(idx[1]), idx[0].max(idx[1]));
-            if let Some(j) = pairs.insert(pair, i) {
-                return Err(self.error(
-                    &key,
-                    format!(
-                        "{a} and {b} are already joined by tunnel[{j}]{}",
-                        self.line_of(&format!("tunnel[{j}].between"))
-                    ),
-                ));
-            }
-            if !domain.union(idx[0], idx[1]) {
-                return Err(self.error(
-                    &key,
-                    format!(
-                        "tunnel {a} <-> {b} closes a loop (they are already joined through \
-                         other tunnels); rvs has no STP, and a loop would flood forever"
-                    ),
-                ));
-            }
-            ends.push(idx);
-        }
-        // Hosts.
-        let mut hosts: Vec<PlannedHost> = vec![];
-        let mut port_count = vec![0usize; self.switches.len()];
-        let mut by_ip: HashMap<Ipv4Addr, usize> = HashMap::new();
-        let mut by_mac: HashMap<String, usize> = HashMap::new();
-        for (i, h) in self.hosts.iter().enumerate() {
-            let k = |f: &str| format!("host[{i}].{f}");
-            let sw = *switch_index.get(h.switch.as_str()).ok_or_else(|| {
-                let what = if nodes.contains_key(h.switch.as_str()) {
-                    "is a host, not a switch"
-                } else {
-                    "is not a switch"
-                };
-                self.error(
-                    &k("switch"),
-                    format!("{:?} {what} (switches: {})", h.switch, known()),
-                )
-            })?;
-            let (addr, prefix) = parse_host_cidr(&h.ip)
-                .map_err(|m| self.error(&k("ip"), format!("{:?}: {m}", h.ip)))?;
-            if let Some(j) = by_ip.insert(addr, i) {
-                return Err(self.error(
-                    &k("ip"),
-                    format!(
-                        "duplicate IP address {addr}: host {:?}{} has it too",
-                        self.hosts[j].name,
-                        self.line_of(&format!("host[{j}].ip"))
-                    ),
-                ));
-            }
-            if let Some(v) = h.vlan {
-                if !(1..=4094).contains(&v) {
-                    return Err(self.error(&k("vlan"), format!("{v} is not a VLAN id (1 to 4094)")));
-                }
-            }
-            let mac = match &h.mac {
-                Some(m) => {
-                    parse_mac(m).map_err(|e| self.error(&k("mac"), format!("{m:?}: {e}")))?
-                }
-                None => format!(
-                    "02:72:76:00:{:02x}:{:02x}",
-                    (i + 1) >> 8 & 0xff,
-                    (i + 1) & 0xff
-                ),
-            };
-            if let Some(j) = by_mac.insert(mac.clone(), i) {
-                return Err(self.error(
-                    &k("mac"),
-                    format!(
-                        "duplicate MAC {mac}: host {:?}{} has it too",
-                        self.hosts[j].name,
-                        self.line_of(&format!("host[{j}].mac"))
-                    ),
-                ));
-            }
-            port_count[sw] += 1;
-            hosts.push(PlannedHost {
-                name: h.name.clone(),
-                switch: h.switch.clone(),
-                ip: format!("{addr}/{prefix}"),
-                addr,
-                prefix,
-                vlan: h.vlan,
-                mac,
-                port: h.name.clone(),
-                domain: domain.find(sw),
-            });
-        }
-        // Underlay subnets: /24s of 172.16.0.0/12 that no host subnet overlaps.
-        let mut candidates = (0u32..4096)
-            .map(|n| Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 16, 0, 0)) + (n << 8)))
-            .filter(|net| !hosts.iter().any(|h| overlaps(*net, 24, h.addr, h.prefix)));
+        let ends = self.check_tunnels(&nodes, &mut domain)?;
+        let hosts = self.plan_hosts(&nodes, &mut domain)?;
+        let underlays: Vec<Ipv4Addr> = underlay_subnets(&hosts).take(self.tunnels.len()).collect();
         let mut tunnels = vec![];
         for (i, (t, idx)) in self.tunnels.iter().zip(&ends).enumerate() {
-            let net = candidates.next().ok_or_else(|| {
-                self.error(
-                    &format!("tunnel[{i}].between"),
-                    "no free underlay /24 left in 172.16.0.0/12".into(),
-                )
-            })?;
-            let o = net.octets();
+            let o = underlays
+                .get(i)
+                .ok_or_else(|| {
+                    self.error(
+                        &format!("tunnel[{i}].between"),
+                        "no free underlay /24 left in 172.16.0.0/12".into(),
+                    )
+                })?
+                .octets();
             let end = |j: usize| TunnelEnd {
                 switch: self.switches[idx[j]].name.clone(),
                 underlay_if: format!("ul{i}"),
@@ -627,6 +467,159 @@ impl Topology {
             tunnels,
         })
     }
+
+    /// Node names are valid and unique across switches and hosts: name → its key.
+    fn check_names(&self) -> Result<BTreeMap<&str, String>, TopologyError> {
+        let mut nodes: BTreeMap<&str, String> = BTreeMap::new();
+        let switches = self.switches.iter().map(|s| &s.name);
+        let hosts = self.hosts.iter().map(|h| &h.name);
+        let keyed = switches
+            .enumerate()
+            .map(|(i, n)| (n, format!("switch[{i}].name")))
+            .chain(
+                hosts
+                    .enumerate()
+                    .map(|(i, n)| (n, format!("host[{i}].name"))),
+            );
+        for (name, key) in keyed {
+            check_node_name(name).map_err(|m| self.error(&key, m))?;
+            if let Some(other) = nodes.get(name.as_str()) {
+                let first = format!("{other}{}", self.line_of(other));
+                return Err(
+                    self.error(&key, format!("duplicate name {name:?}: {first} has it too"))
+                );
+            }
+            nodes.insert(name, key);
+        }
+        Ok(nodes)
+    }
+
+    /// The index of switch `name`, or an error at `key` saying what `name` is instead.
+    fn switch_at(
+        &self,
+        nodes: &BTreeMap<&str, String>,
+        key: &str,
+        name: &str,
+    ) -> Result<usize, TopologyError> {
+        self.switches
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| {
+                let what = if nodes.contains_key(name) {
+                    "is a host, not a switch"
+                } else {
+                    "is not a switch"
+                };
+                let known: Vec<&str> = self.switches.iter().map(|s| s.name.as_str()).collect();
+                let msg = format!("{name:?} {what} (switches: {})", known.join(", "));
+                self.error(key, msg)
+            })
+    }
+
+    /// Tunnels join two different existing switches, each pair once, without loops; joins
+    /// their L2 domains. Returns the switch indexes of each tunnel's ends.
+    fn check_tunnels(
+        &self,
+        nodes: &BTreeMap<&str, String>,
+        domain: &mut UnionFind,
+    ) -> Result<Vec<[usize; 2]>, TopologyError> {
+        let mut pairs: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut ends = vec![];
+        for (i, t) in self.tunnels.iter().enumerate() {
+            let key = format!("tunnel[{i}].between");
+            let [a, b] = t.between.as_slice() else {
+                let n = t.between.len();
+                let msg = format!("names {n} switches; a tunnel is between exactly two");
+                return Err(self.error(&key, msg));
+            };
+            let idx = [
+                self.switch_at(nodes, &format!("{key}[0]"), a)?,
+                self.switch_at(nodes, &format!("{key}[1]"), b)?,
+            ];
+            if idx[0] == idx[1] {
+                return Err(self.error(&key, format!("a tunnel from {a:?} to itself")));
+            }
+            let pair = (idx[0].min(idx[1]), idx[0].max(idx[1]));
+            if let Some(j) = pairs.insert(pair, i) {
+                let other = format!(
+                    "tunnel[{j}]{}",
+                    self.line_of(&format!("tunnel[{j}].between"))
+                );
+                let msg = format!("{a} and {b} are already joined by {other}");
+                return Err(self.error(&key, msg));
+            }
+            if !domain.union(idx[0], idx[1]) {
+                let msg = format!(
+                    "tunnel {a} <-> {b} closes a loop (they are already joined through other \
+                     tunnels); rvs has no STP, and a loop would flood forever"
+                );
+                return Err(self.error(&key, msg));
+            }
+            ends.push(idx);
+        }
+        Ok(ends)
+    }
+
+    /// Hosts: existing switch, usable and unique address, VLAN id, unique MAC.
+    fn plan_hosts(
+        &self,
+        nodes: &BTreeMap<&str, String>,
+        domain: &mut UnionFind,
+    ) -> Result<Vec<PlannedHost>, TopologyError> {
+        let mut hosts: Vec<PlannedHost> = vec![];
+        let mut by_ip: HashMap<Ipv4Addr, usize> = HashMap::new();
+        let mut by_mac: HashMap<String, usize> = HashMap::new();
+        for (i, h) in self.hosts.iter().enumerate() {
+            let k = |f: &str| format!("host[{i}].{f}");
+            // A second host with the same value of `field`: name the first and its line.
+            let duplicate = |field: &str, what: String, j: usize| {
+                let first = &self.hosts[j].name;
+                let line = self.line_of(&format!("host[{j}].{field}"));
+                let msg = format!("duplicate {what}: host {first:?}{line} has it too");
+                self.error(&k(field), msg)
+            };
+            let sw = self.switch_at(nodes, &k("switch"), &h.switch)?;
+            let (addr, prefix) = parse_host_cidr(&h.ip)
+                .map_err(|m| self.error(&k("ip"), format!("{:?}: {m}", h.ip)))?;
+            if let Some(j) = by_ip.insert(addr, i) {
+                return Err(duplicate("ip", format!("IP address {addr}"), j));
+            }
+            if let Some(v) = h.vlan.filter(|v| !(1..=4094).contains(v)) {
+                let msg = format!("{v} is not a VLAN id (1 to 4094)");
+                return Err(self.error(&k("vlan"), msg));
+            }
+            let n = i + 1;
+            let mac = match &h.mac {
+                Some(m) => {
+                    parse_mac(m).map_err(|e| self.error(&k("mac"), format!("{m:?}: {e}")))?
+                }
+                None => format!("02:72:76:00:{:02x}:{:02x}", n >> 8 & 0xff, n & 0xff),
+            };
+            if let Some(j) = by_mac.insert(mac.clone(), i) {
+                return Err(duplicate("mac", format!("MAC {mac}"), j));
+            }
+            hosts.push(PlannedHost {
+                name: h.name.clone(),
+                switch: h.switch.clone(),
+                ip: format!("{addr}/{prefix}"),
+                addr,
+                prefix,
+                vlan: h.vlan,
+                mac,
+                port: h.name.clone(),
+                domain: domain.find(sw),
+            });
+        }
+        Ok(hosts)
+    }
+}
+
+/// Underlay subnets: the /24s of 172.16.0.0/12 that no host subnet overlaps, in order.
+fn underlay_subnets(hosts: &[PlannedHost]) -> impl Iterator<Item = Ipv4Addr> + '_ {
+    let base = u32::from(Ipv4Addr::new(172, 16, 0, 0));
+    (0u32..4096)
+        .map(move |n| Ipv4Addr::from(base + (n << 8)))
+        .filter(|net| !hosts.iter().any(|h| overlaps(*net, 24, h.addr, h.prefix)))
 }
 
 fn check_node_name(name: &str) -> Result<(), String> {
@@ -916,11 +909,14 @@ type = "gre"
         assert_eq!(b.plan().unwrap(), p);
     }
 
+    /// Two switches, a and b.
+    fn ab() -> Topology {
+        Topology::new().switch("a").switch("b")
+    }
+
     #[test]
     fn underlay_avoids_host_subnets() {
-        let p = Topology::new()
-            .switch("a")
-            .switch("b")
+        let p = ab()
             .host("h1", "a", "172.16.0.9/16")
             .tunnel("a", "b", TunnelKind::Gre)
             .plan()
@@ -930,9 +926,7 @@ type = "gre"
 
     #[test]
     fn separate_domains_and_subnets() {
-        let p = Topology::new()
-            .switch("a")
-            .switch("b")
+        let p = ab()
             .host("h1", "a", "10.0.0.1/24")
             .host("h2", "b", "10.0.0.2/24")
             .host("h3", "a", "10.0.1.3/24")
