@@ -202,15 +202,41 @@ impl LabState {
     }
 }
 
-/// Remove everything `state` records: stop its daemons (identity checked), delete its
-/// namespaces (killing what still runs in them), remove its directory. Returns what it
-/// removed, for messages.
+/// Processes started with `--rundir` in a directory below `dir`: the lab's rvsds, including
+/// one whose PID never reached the state because its `up` was killed right after starting it.
+fn daemons_below(dir: &Path) -> Vec<ProcId> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    let prefix = format!("{}/", dir.display());
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(ProcId::of)
+        .filter(|p| {
+            let Ok(raw) = std::fs::read(format!("/proc/{}/cmdline", p.pid)) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
+            args.windows(2)
+                .any(|w| w[0] == b"--rundir" && w[1].starts_with(prefix.as_bytes()))
+        })
+        .collect()
+}
+
+/// Remove everything `state` records: stop its daemons (identity checked, and any other
+/// process running with a run directory inside the lab's), delete its namespaces (killing
+/// what still runs in them), remove its directory. Returns what it removed, for messages.
 pub fn teardown(state: &LabState) -> Vec<String> {
     let mut removed = vec![];
     let mark = state.dir.display().to_string();
     for (sw, p) in &state.daemons {
         if p.terminate(&mark, Duration::from_secs(5)) {
             removed.push(format!("rvsd of {sw} (pid {})", p.pid));
+        }
+    }
+    for p in daemons_below(&state.dir) {
+        if p.terminate(&mark, Duration::from_secs(5)) {
+            removed.push(format!("unrecorded daemon pid {}", p.pid));
         }
     }
     for ns in state.namespaces.values() {
