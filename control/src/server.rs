@@ -241,46 +241,42 @@ fn accept_all(
     next_token: &mut usize,
     lim: &Limits,
 ) {
-    loop {
-        match listener.accept() {
-            Ok((mut s, _)) => {
-                if clients.len() >= lim.max_clients {
-                    // Full: make room by dropping the client quiet the longest.
-                    let oldest = clients.iter().min_by_key(|(_, c)| c.last);
-                    if let Some(t) = oldest.map(|(t, _)| *t) {
-                        if let Some(mut c) = clients.remove(&t) {
-                            let _ = poll.registry().deregister(&mut c.stream);
-                        }
-                    }
-                }
-                // Client tokens stay in 1..HANDLER_TOKENS, skipping any still in use.
-                loop {
-                    *next_token = next_token.wrapping_add(1) % HANDLER_TOKENS;
-                    if *next_token != 0 && !clients.contains_key(&Token(*next_token)) {
-                        break;
-                    }
-                }
-                let t = Token(*next_token);
-                if poll
-                    .registry()
-                    .register(&mut s, t, Interest::READABLE)
-                    .is_ok()
-                {
-                    clients.insert(
-                        t,
-                        Client {
-                            stream: s,
-                            dec: Decoder::default(),
-                            out: Vec::new(),
-                            last: Instant::now(),
-                            closing: false,
-                            unread: false,
-                            paused: false,
-                        },
-                    );
+    // Until WouldBlock (all accepted) or another error (tried again on the next event).
+    while let Ok((mut s, _)) = listener.accept() {
+        if clients.len() >= lim.max_clients {
+            // Full: make room by dropping the client quiet the longest.
+            let oldest = clients.iter().min_by_key(|(_, c)| c.last);
+            if let Some(t) = oldest.map(|(t, _)| *t) {
+                if let Some(mut c) = clients.remove(&t) {
+                    let _ = poll.registry().deregister(&mut c.stream);
                 }
             }
-            Err(_) => break, // WouldBlock: all accepted; anything else: try on the next event
+        }
+        // Client tokens stay in 1..HANDLER_TOKENS, skipping any still in use.
+        loop {
+            *next_token = next_token.wrapping_add(1) % HANDLER_TOKENS;
+            if *next_token != 0 && !clients.contains_key(&Token(*next_token)) {
+                break;
+            }
+        }
+        let t = Token(*next_token);
+        if poll
+            .registry()
+            .register(&mut s, t, Interest::READABLE)
+            .is_ok()
+        {
+            clients.insert(
+                t,
+                Client {
+                    stream: s,
+                    dec: Decoder::default(),
+                    out: Vec::new(),
+                    last: Instant::now(),
+                    closing: false,
+                    unread: false,
+                    paused: false,
+                },
+            );
         }
     }
 }
