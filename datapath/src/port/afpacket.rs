@@ -125,8 +125,13 @@ struct RxRing {
     head: usize,
 }
 
-// SAFETY: the mapping is owned by this struct alone and only touched by the thread that owns
-// the port (ports are `Send`, never shared).
+// SAFETY: the mapping is owned by this struct alone and is touched only through `&mut` of its
+// port: by whichever thread holds the port's mutex (`pmd::SharedPort`) — the PMD receiving
+// from it (`rx_burst`), and any PMD transmitting to it, whose send error can run `quiesce`
+// (which discards the ring's filled slots) after the device vanished. The mutex serializes
+// those threads; moving the port between them is all `Send` has to allow. The kernel writes
+// slots only while their status says so, and we read a slot only after seeing its status
+// (with acquire ordering, see `RxRing::status`).
 unsafe impl Send for RxRing {}
 
 impl RxRing {

@@ -241,7 +241,8 @@ impl AfXdpPort {
             }
         };
         let epoll = if queues.len() > 1 {
-            Some(epoll_over(&queues)?)
+            let fds: Vec<RawFd> = queues.iter().map(|x| x.rx.fd().as_raw_fd()).collect();
+            Some(linux::epoll_over(&fds)?)
         } else {
             None
         };
@@ -477,29 +478,6 @@ fn open_queues(ifname: &str, n: usize, xdp: XdpFlags) -> io::Result<(Vec<Xsk>, V
         queues.push(x);
     }
     Ok((queues, tx_free))
-}
-
-/// An epoll descriptor that is readable when any queue's socket is.
-fn epoll_over(queues: &[Xsk]) -> io::Result<OwnedFd> {
-    // SAFETY: plain epoll_create1(2); checked below.
-    let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh descriptor owned by nothing else.
-    let ep = unsafe { OwnedFd::from_raw_fd(raw) };
-    for (i, x) in queues.iter().enumerate() {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: i as u64,
-        };
-        let fd = x.rx.fd().as_raw_fd();
-        // SAFETY: both descriptors are open; `ev` is a valid event for the call.
-        if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(ep)
 }
 
 /// Create a UMEM and a socket on `queue` with the given attach flags, give `rx_frames`
