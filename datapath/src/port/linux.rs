@@ -359,38 +359,6 @@ pub fn sendmmsg_all(
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_checked() {
-        assert!(ifreq("").is_err());
-        assert!(ifreq("0123456789abcdef").is_err());
-        assert!(ifreq("a\0b").is_err());
-        assert!(ifreq("0123456789abcde").is_ok());
-        assert_eq!(
-            if_index("rvs-no-such-dev").unwrap_err().raw_os_error(),
-            Some(libc::ENODEV)
-        );
-    }
-
-    #[test]
-    fn loopback_is_visible() {
-        assert!(if_index("lo").unwrap() > 0);
-        assert!(mtu("lo").unwrap() >= 1500);
-    }
-
-    #[test]
-    fn message_matches_ovs() {
-        let e = io::Error::from_raw_os_error(libc::ENODEV);
-        assert_eq!(
-            open_error_message("eth9", &e),
-            "could not open network device eth9 (No such device)"
-        );
-    }
-}
-
 /// An epoll descriptor that is readable when any of `fds` is (a port with several sources
 /// hands the PMD one descriptor to wait on). The caller keeps `fds` open at least as long.
 pub fn epoll_over(fds: &[RawFd]) -> io::Result<OwnedFd> {
@@ -439,4 +407,36 @@ pub fn unwake(ev: &OwnedFd) {
     let mut b = [0u8; 8];
     // SAFETY: reads 8 bytes into a valid buffer from an open, non-blocking eventfd.
     let _ = unsafe { libc::read(ev.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(ifreq("").is_err());
+        assert!(ifreq("0123456789abcdef").is_err());
+        assert!(ifreq("a\0b").is_err());
+        assert!(ifreq("0123456789abcde").is_ok());
+        assert_eq!(
+            if_index("rvs-no-such-dev").unwrap_err().raw_os_error(),
+            Some(libc::ENODEV)
+        );
+    }
+
+    #[test]
+    fn loopback_is_visible() {
+        assert!(if_index("lo").unwrap() > 0);
+        assert!(mtu("lo").unwrap() >= 1500);
+    }
+
+    #[test]
+    fn message_matches_ovs() {
+        let e = io::Error::from_raw_os_error(libc::ENODEV);
+        assert_eq!(
+            open_error_message("eth9", &e),
+            "could not open network device eth9 (No such device)"
+        );
+    }
 }
