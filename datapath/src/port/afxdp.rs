@@ -613,7 +613,13 @@ impl Port for AfXdpPort {
     }
 
     fn stats(&self) -> PortStats {
-        self.stats
+        let k = self.kernel_drops();
+        let full = k.rx_ring_full + k.fill_empty;
+        PortStats {
+            rx_dropped: self.stats.rx_dropped + full + k.other,
+            rx_over_errors: full,
+            ..self.stats
+        }
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
@@ -628,7 +634,11 @@ impl Port for AfXdpPort {
     }
 
     fn named_counters(&self) -> Vec<(&'static str, u64)> {
+        let k = self.kernel_drops();
         vec![
+            ("afxdp_rx_ring_full", k.rx_ring_full),
+            ("afxdp_rx_fill_empty", k.fill_empty),
+            ("afxdp_rx_kernel_dropped", k.other),
             ("afxdp_tx_kick_busy", self.tx.kick_busy),
             ("afxdp_fill_wakeups", self.wakeups),
             ("afxdp_rx_csum_partial", self.rx_csum_partial),
@@ -637,6 +647,32 @@ impl Port for AfXdpPort {
             ("afxdp_tx_gso_segments", self.offload.gso_segments_out),
             ("afxdp_tx_offload_drops", self.offload.drops()),
         ]
+    }
+}
+
+/// Receive drops the kernel counted on a port's XDP sockets (cumulative `XDP_STATISTICS`).
+#[derive(Debug, Default, Clone, Copy)]
+struct KernelDrops {
+    /// The socket's RX ring was full.
+    rx_ring_full: u64,
+    /// No frame in the fill ring to receive into.
+    fill_empty: u64,
+    /// Other drops (invalid descriptors, frames too large for a UMEM frame, …).
+    other: u64,
+}
+
+impl AfXdpPort {
+    /// Sum `XDP_STATISTICS` over every queue's socket (the kernel keeps them cumulative).
+    fn kernel_drops(&self) -> KernelDrops {
+        let mut k = KernelDrops::default();
+        for q in &self.queues {
+            if let Ok(st) = q.rx.fd().xdp_statistics() {
+                k.rx_ring_full += st.rx_ring_full();
+                k.fill_empty += st.rx_fill_ring_empty_descs();
+                k.other += st.rx_dropped() + st.rx_invalid_descs();
+            }
+        }
+        k
     }
 }
 
