@@ -70,6 +70,14 @@ pub fn mtu(name: &str) -> io::Result<usize> {
     Ok(usize::try_from(m).unwrap_or(0))
 }
 
+/// Set the MTU of `name` (`mtu_request`).
+pub fn set_mtu(name: &str, mtu: u32) -> io::Result<()> {
+    let mut r = ifreq(name)?;
+    r.ifr_ifru.ifru_mtu =
+        libc::c_int::try_from(mtu).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    ioctl(libc::SIOCSIFMTU, &mut r)
+}
+
 /// Set `IFF_UP` (and keep the other flags).
 pub fn set_up(name: &str) -> io::Result<()> {
     let mut r = ifreq(name)?;
