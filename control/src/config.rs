@@ -185,6 +185,9 @@ pub struct Interface {
     /// Requested MTU.
     #[serde(default)]
     pub mtu_request: Option<i64>,
+    /// Requested MAC (`mac` column) for ports rvs creates (internal, tap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl Default for Config {
@@ -529,6 +532,7 @@ impl Interface {
             ofport: 0,
             ofport_request: None,
             mtu_request: None,
+            mac: None,
         }
     }
 }

@@ -9,6 +9,10 @@
 //! a live change go through the same code.
 //!
 //! The `ovs-appctl` commands read the datapath and lay the answers out with `format`.
+//!
+//! Where the configuration comes from is the daemon's [`Store`]: its own `conf.json` (the
+//! embedded mode, changed by rvs's `ovs-vsctl`), or a real ovsdb-server ([`crate::vswitchd`],
+//! changed by any OVSDB client). Both produce a [`Config`] and go through `reconcile`.
 
 use crate::config::{Config, Interface};
 use crate::format::{self, DpPortRow, DpSummary, DpifPortRow, FdbRow};
@@ -16,6 +20,7 @@ use crate::log::{log, Level};
 use crate::server::Handler;
 use crate::unixctl::Request;
 use crate::vsctl::{self, IfaceStatus, Status};
+use crate::vswitchd::{start_only_keys, OvsdbLink};
 use rvs_datapath::dpif::{Dpif, PortInfo, PortKind, PortSpec};
 use rvs_datapath::flow::Decision;
 use rvs_datapath::vlan::PortVlan;
@@ -34,18 +39,30 @@ pub struct VsctlReply {
     pub exit_code: i32,
 }
 
+/// Where the daemon's configuration lives.
+#[derive(Debug)]
+pub enum Store {
+    /// `DBDIR/conf.json`, edited by rvs's own `ovs-vsctl` (the embedded mode).
+    File(PathBuf),
+    /// A real ovsdb-server, as ovs-vswitchd uses it.
+    Ovsdb(Box<OvsdbLink>),
+}
+
 /// The daemon's state.
 pub struct Daemon {
     cfg: Config,
-    dbdir: PathBuf,
+    store: Store,
     dp: Option<Dpif>,
+    /// True until the first configuration from OVSDB was applied (the datapath may still be
+    /// rebuilt then, to honour `n-pmd`/`pmd-cpu-mask`).
+    pristine: bool,
     exit: bool,
 }
 
 impl core::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Daemon")
-            .field("dbdir", &self.dbdir)
+            .field("store", &self.store)
             .finish()
     }
 }
@@ -71,6 +88,52 @@ fn sysfs(name: &str, attr: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// Set the netdev's MTU to the interface's `mtu_request`, if it differs (logged either way).
+fn apply_mtu_request(iface: &Interface) {
+    let Some(want) = iface.mtu_request.and_then(|m| u32::try_from(m).ok()) else {
+        return;
+    };
+    let now = sysfs(&iface.name, "mtu").and_then(|m| m.parse::<u32>().ok());
+    if now.is_none_or(|n| n == want) {
+        return;
+    }
+    match rvs_datapath::port::linux::set_mtu(&iface.name, want) {
+        Ok(()) => log(
+            Level::Info,
+            "bridge",
+            &format!("{}: MTU set to {want} (mtu_request)", iface.name),
+        ),
+        Err(e) => log(
+            Level::Warn,
+            "bridge",
+            &format!("{}: cannot set MTU to {want} ({e})", iface.name),
+        ),
+    }
+}
+
+/// OVS's Interface `statistics` keys for a port's counters.
+fn interface_statistics(st: &rvs_datapath::port::PortStats) -> BTreeMap<String, i64> {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    [
+        ("collisions", 0),
+        ("rx_bytes", n(st.rx_bytes)),
+        ("rx_crc_err", 0),
+        ("rx_dropped", n(st.rx_dropped)),
+        ("rx_errors", n(st.rx_errors)),
+        ("rx_frame_err", 0),
+        ("rx_missed_errors", 0),
+        ("rx_over_err", n(st.rx_over_errors)),
+        ("rx_packets", n(st.rx_packets)),
+        ("tx_bytes", n(st.tx_bytes)),
+        ("tx_dropped", n(st.tx_dropped)),
+        ("tx_errors", n(st.tx_errors)),
+        ("tx_packets", n(st.tx_packets)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// The datapath kind of an interface type, or why it cannot be attached.
 fn port_kind(iface: &Interface) -> Result<PortKind, String> {
     PortKind::from_ovs_type(&iface.type_).ok_or_else(|| {
@@ -93,6 +156,7 @@ impl Status for DpStatus<'_> {
             Some(p) => {
                 st.error = p.error.clone();
                 st.ofport_ok = p.error.is_none();
+                st.statistics = interface_statistics(&p.stats);
                 if p.kind == PortKind::Afxdp && p.backend == rvs_datapath::dpif::AFXDP_FALLBACK {
                     let why = p.note.as_deref().unwrap_or("AF_XDP unavailable");
                     st.status.insert(
@@ -110,6 +174,12 @@ impl Status for DpStatus<'_> {
         if st.ofport_ok {
             st.mac_in_use = sysfs(name, "address").map(|m| m.to_string());
             st.mtu = sysfs(name, "mtu").and_then(|m| m.parse().ok());
+            st.ifindex = sysfs(name, "ifindex").and_then(|m| m.parse().ok());
+            let up = |b: bool| if b { "up" } else { "down" }.to_string();
+            st.admin_state = sysfs(name, "flags")
+                .and_then(|f| i64::from_str_radix(f.trim_start_matches("0x"), 16).ok())
+                .map(|f| up(f & i64::from(libc::IFF_UP) != 0));
+            st.link_state = sysfs(name, "carrier").map(|c| up(c == "1"));
             if let Some(drv) = sysfs(name, "device/driver").or_else(|| {
                 std::fs::read_link(format!("/sys/class/net/{name}/device/driver"))
                     .ok()
@@ -127,12 +197,81 @@ impl Daemon {
     pub fn new(cfg: Config, dbdir: PathBuf, dp: Dpif) -> Daemon {
         let mut d = Daemon {
             cfg,
-            dbdir,
+            store: Store::File(dbdir),
             dp: Some(dp),
+            pristine: false,
             exit: false,
         };
         d.reconcile();
         d
+    }
+
+    /// A daemon configured from ovsdb-server through `link`. It starts with an empty
+    /// configuration on `dp` and applies the database's once it holds the lock.
+    pub fn with_ovsdb(link: OvsdbLink, dp: Dpif) -> Daemon {
+        Daemon {
+            cfg: Config::new(),
+            store: Store::Ovsdb(Box::new(link)),
+            dp: Some(dp),
+            pristine: true,
+            exit: false,
+        }
+    }
+
+    /// Apply a configuration that came from ovsdb-server, then write state back.
+    fn sync_ovsdb(&mut self) {
+        let desired = match &mut self.store {
+            Store::Ovsdb(link) => link.take_desired(),
+            Store::File(_) => return,
+        };
+        if let Some(cfg) = desired {
+            if self.pristine {
+                self.pristine = false;
+                // Nothing is attached yet: PMD settings from the database still apply.
+                let want = dpif_config(&cfg);
+                if want != dpif_config(&self.cfg) {
+                    match Dpif::new(&want) {
+                        Ok(dp) => {
+                            if let Some(old) = self.dp.replace(dp) {
+                                old.shutdown();
+                            }
+                        }
+                        Err(e) => log(Level::Err, "bridge", &format!("cannot start datapath: {e}")),
+                    }
+                }
+            } else {
+                for k in start_only_keys(&self.cfg.other_config, &cfg.other_config) {
+                    log(
+                        Level::Warn,
+                        "bridge",
+                        &format!("other_config:{k} changed: it takes effect when rvsd restarts"),
+                    );
+                }
+            }
+            if cfg != self.cfg {
+                self.cfg = cfg;
+                self.reconcile();
+                self.dp().revalidate();
+            }
+            if let Store::Ovsdb(link) = &mut self.store {
+                link.mark_dirty();
+            }
+        }
+        self.write_back();
+    }
+
+    /// Write the datapath's state into the database (OVSDB mode; no-op otherwise).
+    fn write_back(&mut self) {
+        let (Store::Ovsdb(link), Some(dp)) = (&mut self.store, self.dp.as_ref()) else {
+            return;
+        };
+        let status = DpStatus { dp, cfg: &self.cfg };
+        link.write_back(
+            &self.cfg,
+            &|name| status.interface(name),
+            &|br| sysfs(br, "address"),
+            std::time::Instant::now(),
+        );
     }
 
     fn dp(&self) -> &Dpif {
@@ -165,8 +304,14 @@ impl Daemon {
             for port in &br.ports {
                 for iface in &port.interfaces {
                     if let Ok(kind) = port_kind(iface) {
-                        let mac = matches!(kind, PortKind::Internal | PortKind::Tap)
-                            .then(|| stable_mac(&iface.uuid));
+                        // A requested `mac` wins; otherwise one derived from the row's UUID.
+                        let mac = matches!(kind, PortKind::Internal | PortKind::Tap).then(|| {
+                            iface
+                                .mac
+                                .as_deref()
+                                .and_then(|m| m.parse().ok())
+                                .unwrap_or_else(|| stable_mac(&iface.uuid))
+                        });
                         want.insert(
                             iface.name.clone(),
                             (
@@ -255,7 +400,7 @@ impl Daemon {
                 }
             }
         }
-        // VLAN modes of every attached port.
+        // VLAN modes and requested MTUs of every attached port.
         for br in &cfg.bridges {
             for port in &br.ports {
                 let vlan = PortVlan::from_ovs(port.vlan_mode.as_deref(), port.tag, &port.trunks);
@@ -263,6 +408,7 @@ impl Daemon {
                     if dp.port_info(&iface.name).is_some() {
                         let _ = dp.set_port_vlan(&iface.name, vlan.clone());
                     }
+                    apply_mtu_request(iface);
                 }
             }
         }
@@ -270,6 +416,20 @@ impl Daemon {
 
     /// Run one `ovs-vsctl` invocation (argv without the program name).
     pub fn vsctl(&mut self, args: &[String]) -> VsctlReply {
+        let dbdir = match &self.store {
+            Store::File(d) => d.clone(),
+            Store::Ovsdb(link) => {
+                return VsctlReply {
+                    stdout: String::new(),
+                    stderr: format!(
+                        "ovs-vsctl: rvsd is managed through ovsdb-server ({}): use the ovs-vsctl of openvswitch-common (ovs-vsctl --db={})\n",
+                        link.remote(),
+                        link.remote()
+                    ),
+                    exit_code: 1,
+                }
+            }
+        };
         let result = {
             let status = DpStatus {
                 dp: self.dp(),
@@ -288,7 +448,7 @@ impl Daemon {
             }
         };
         if out.changed {
-            if let Err(e) = out.config.save(&self.dbdir) {
+            if let Err(e) = out.config.save(&dbdir) {
                 log(Level::Err, "vsctl", &format!("transaction rejected: {e}"));
                 return VsctlReply {
                     stdout: String::new(),
@@ -729,9 +889,58 @@ impl Handler for Daemon {
         if let Some(dp) = self.dp.as_mut() {
             dp.run();
         }
+        if let Store::Ovsdb(link) = &mut self.store {
+            // Ports may have come up or failed since: compare and write what changed.
+            link.mark_dirty();
+            self.write_back();
+        }
     }
 
     fn exit_requested(&self) -> bool {
         self.exit
+    }
+
+    fn register(&mut self, registry: &mio::Registry) -> std::io::Result<()> {
+        // The first connection attempt; the link's own timers take it from there.
+        self.ready(registry, None);
+        Ok(())
+    }
+
+    fn ready(&mut self, registry: &mio::Registry, _token: Option<mio::Token>) {
+        if let Store::Ovsdb(link) = &mut self.store {
+            link.drive(registry, std::time::Instant::now());
+            self.sync_ovsdb();
+            // A write-back may have queued a transaction: send it now.
+            if let Store::Ovsdb(link) = &mut self.store {
+                link.drive(registry, std::time::Instant::now());
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<std::time::Instant> {
+        match &self.store {
+            Store::Ovsdb(link) => link.deadline(),
+            Store::File(_) => None,
+        }
+    }
+}
+
+/// The datapath settings a configuration asks for (`n-pmd`, `pmd-cpu-mask`).
+pub fn dpif_config(cfg: &Config) -> rvs_datapath::dpif::DpifConfig {
+    let oc = &cfg.other_config;
+    let mut cores: Vec<usize> = vec![];
+    if let Some(mask) = oc
+        .get("pmd-cpu-mask")
+        .and_then(|m| u64::from_str_radix(m.trim_start_matches("0x"), 16).ok())
+    {
+        cores = (0..64).filter(|b| mask & (1 << b) != 0).collect();
+    }
+    let n = oc
+        .get("n-pmd")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(if cores.is_empty() { 1 } else { cores.len() });
+    rvs_datapath::dpif::DpifConfig {
+        n_pmd: n.clamp(1, 64),
+        pmd_cores: cores,
     }
 }

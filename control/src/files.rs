@@ -57,16 +57,18 @@ fn temp_prefix(target: &Path) -> String {
 /// Replace `target` with `bytes` atomically (see the module header for the rules); the new
 /// file gets permissions `mode` (0600 for anything secret).
 pub fn replace_file(target: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> {
-    replace_file_with(target, bytes, mode, sync_dir)
+    replace_file_with(target, bytes, mode, sync_dir, |_| Ok(())).map(drop)
 }
 
-/// [`replace_file`] with the directory fsync supplied (tests inject failures).
+/// [`replace_file`] with the directory fsync supplied (tests inject failures) and a step run
+/// on the new file before it is renamed into place; returns the new file, still open.
 fn replace_file_with(
     target: &Path,
     bytes: &[u8],
     mode: u32,
     sync_dir: impl FnOnce(&Path) -> io::Result<()>,
-) -> Result<(), FileError> {
+    before_rename: impl FnOnce(&fs::File) -> io::Result<()>,
+) -> Result<fs::File, FileError> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -96,11 +98,9 @@ fn replace_file_with(
         .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
         .and_then(|()| f.write_all(bytes))
         .and_then(|()| f.sync_all())
+        .and_then(|()| before_rename(&f))
         .map_err(at(&tmp))
-        .and_then(|()| {
-            drop(f);
-            fs::rename(&tmp, target).map_err(at(target))
-        });
+        .and_then(|()| fs::rename(&tmp, target).map_err(at(target)));
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(e);
@@ -115,7 +115,47 @@ fn replace_file_with(
             dir.display()
         );
     }
-    Ok(())
+    Ok(f)
+}
+
+/// A pidfile as OVS keeps one: it holds the daemon's PID and stays write-locked (`fcntl`)
+/// by the daemon for its whole life. OVS's tools (`ovs-appctl`) treat an unlocked pidfile as
+/// stale ("No such process"), so the lock is what makes the file say "alive". The file is
+/// written and locked under a temporary name and then renamed into place, so a reader never
+/// sees it unlocked or half written. Removed on drop.
+#[derive(Debug)]
+pub struct Pidfile {
+    _file: fs::File,
+    path: PathBuf,
+}
+
+impl Pidfile {
+    /// Write and lock `path` for this process (call after any fork: fcntl locks are not
+    /// inherited).
+    pub fn create(path: &Path) -> Result<Pidfile, FileError> {
+        let pid = format!("{}\n", std::process::id());
+        let file = replace_file_with(path, pid.as_bytes(), 0o644, sync_dir, |f| {
+            // SAFETY: flock is plain data; all-zero is a valid starting value.
+            let mut lk: libc::flock = unsafe { core::mem::zeroed() };
+            lk.l_type = libc::F_WRLCK as libc::c_short;
+            lk.l_whence = libc::SEEK_SET as libc::c_short;
+            // SAFETY: F_SETLK with a valid flock on an open descriptor we own.
+            if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &lk) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })?;
+        Ok(Pidfile {
+            _file: file,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Pidfile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -247,9 +287,13 @@ mod tests {
         let d = tempdir("commit");
         let target = d.join("conf.json");
         fs::write(&target, "old").unwrap();
-        let r = replace_file_with(&target, b"new", 0o600, |_| {
-            Err(io::Error::other("injected"))
-        });
+        let r = replace_file_with(
+            &target,
+            b"new",
+            0o600,
+            |_| Err(io::Error::other("injected")),
+            |_| Ok(()),
+        );
         assert!(r.is_ok(), "committed: {r:?}");
         assert_eq!(fs::read_to_string(&target).unwrap(), "new");
         // A failure before the rename leaves the old file and no temporary behind.

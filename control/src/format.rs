@@ -106,8 +106,8 @@ pub fn dpctl_show(sum: &DpSummary, ports: &[DpPortRow], stats: bool) -> String {
             let st = &p.stats;
             let _ = writeln!(
                 s,
-                "    RX packets:{} errors:{} dropped:{} overruns:0 frame:0",
-                st.rx_packets, st.rx_errors, st.rx_dropped
+                "    RX packets:{} errors:{} dropped:{} overruns:{} frame:0",
+                st.rx_packets, st.rx_errors, st.rx_dropped, st.rx_over_errors
             );
             let _ = writeln!(
                 s,

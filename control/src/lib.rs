@@ -11,3 +11,4 @@ pub mod ovsdb;
 pub mod server;
 pub mod unixctl;
 pub mod vsctl;
+pub mod vswitchd;

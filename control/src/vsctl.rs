@@ -39,6 +39,14 @@ pub struct IfaceStatus {
     pub status: BTreeMap<String, String>,
     /// False if the interface has no working datapath port: `ofport` then reads -1.
     pub ofport_ok: bool,
+    /// Kernel interface index (column `ifindex`).
+    pub ifindex: Option<i64>,
+    /// `up`/`down`: administrative state (IFF_UP) and carrier (columns `admin_state`,
+    /// `link_state`).
+    pub admin_state: Option<String>,
+    pub link_state: Option<String>,
+    /// Column `statistics` (`rx_packets`, `tx_bytes`, …).
+    pub statistics: BTreeMap<String, i64>,
 }
 
 impl Default for IfaceStatus {
@@ -50,7 +58,59 @@ impl Default for IfaceStatus {
             mtu: None,
             status: BTreeMap::new(),
             ofport_ok: true,
+            ifindex: None,
+            admin_state: None,
+            link_state: None,
+            statistics: BTreeMap::new(),
         }
+    }
+}
+
+/// The Interface columns that hold runtime state (written by the switch, read-only to
+/// `ovs-vsctl`), in OVS's schema order of appearance in `list`.
+pub const IFACE_RUNTIME_COLUMNS: &[&str] = &[
+    "admin_state",
+    "error",
+    "ifindex",
+    "link_state",
+    "mac_in_use",
+    "mtu",
+    "ofport",
+    "statistics",
+    "status",
+];
+
+impl IfaceStatus {
+    /// The value of runtime column `name` for an interface whose assigned OpenFlow port is
+    /// `ofport` (0: not assigned yet); `None` for other columns. The one rendering of these
+    /// columns, for `ovs-vsctl list` and for rvsd's write-back into a real OVSDB.
+    pub fn column(&self, name: &str, ofport: i64) -> Option<Datum> {
+        let int = |v: Option<i64>| Datum::opt(v.map(Atom::Int));
+        Some(match name {
+            "ofport" => {
+                if self.error.is_some() || !self.ofport_ok {
+                    Datum::scalar(Atom::Int(-1))
+                } else if ofport == 0 {
+                    Datum::empty()
+                } else {
+                    Datum::scalar(Atom::Int(ofport))
+                }
+            }
+            "error" => str_opt(self.error.as_deref()),
+            "mac_in_use" => str_opt(self.mac_in_use.as_deref()),
+            "mtu" => int(self.mtu),
+            "ifindex" => int(self.ifindex),
+            "admin_state" => str_opt(self.admin_state.as_deref()),
+            "link_state" => str_opt(self.link_state.as_deref()),
+            "status" => Datum::str_map(&self.status),
+            "statistics" => Datum::map(
+                self.statistics
+                    .iter()
+                    .map(|(k, v)| (Atom::Str(k.clone()), Atom::Int(*v)))
+                    .collect(),
+            ),
+            _ => return None,
+        })
     }
 }
 
@@ -952,20 +1012,9 @@ fn read(cfg: &Config, status: &dyn Status, row: Row, col: &Column) -> Datum {
                     "other_config" => Some(Datum::str_map(&ifc.other_config)),
                     "ofport_request" => Some(Datum::opt(ifc.ofport_request.map(Atom::Int))),
                     "mtu_request" => Some(Datum::opt(ifc.mtu_request.map(Atom::Int))),
-                    "ofport" => {
-                        let s = st();
-                        Some(if s.error.is_some() || !s.ofport_ok {
-                            Datum::scalar(Atom::Int(-1))
-                        } else if ifc.ofport == 0 {
-                            Datum::empty()
-                        } else {
-                            Datum::scalar(Atom::Int(ifc.ofport))
-                        })
+                    runtime if IFACE_RUNTIME_COLUMNS.contains(&runtime) => {
+                        st().column(runtime, ifc.ofport)
                     }
-                    "error" => Some(str_opt(st().error.as_deref())),
-                    "mac_in_use" => Some(str_opt(st().mac_in_use.as_deref())),
-                    "mtu" => Some(Datum::opt(st().mtu.map(Atom::Int))),
-                    "status" => Some(Datum::str_map(&st().status)),
                     _ => None,
                 }
             }),

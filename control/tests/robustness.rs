@@ -344,9 +344,11 @@ fn unwritable_dbdir() {
     //    through; the save goes through and the file stays private (it holds GRE keys).
     let victim = dir.0.join("victim");
     std::fs::write(&victim, "untouched").unwrap();
-    for n in 0..4 {
-        let planted = db.join(format!(".conf.json.tmp.{}.{n}", r.pid().unwrap()));
-        std::os::unix::fs::symlink(&victim, planted).unwrap();
+    let planted: Vec<PathBuf> = (0..4)
+        .map(|n| db.join(format!(".conf.json.tmp.{}.{n}", r.pid().unwrap())))
+        .collect();
+    for p in &planted {
+        std::os::unix::fs::symlink(&victim, p).unwrap();
     }
     r.vsctl_ok(&["set", "bridge", "br0", "external_ids:k=v"]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
@@ -357,6 +359,9 @@ fn unwritable_dbdir() {
     assert_eq!(mode & 0o777, 0o600);
     r.vsctl_ok(&["remove", "bridge", "br0", "external_ids", "k"]);
     let conf0 = std::fs::read(conf_of(&r)).unwrap();
+    for p in &planted {
+        std::fs::remove_file(p).unwrap();
+    }
 
     if !mounted && rvs_testkit::skip("unwritable_dbdir", "cannot mount a tmpfs here") {
         return;

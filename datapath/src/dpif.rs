@@ -815,6 +815,7 @@ fn add_stats(a: PortStats, b: PortStats) -> PortStats {
         rx_bytes: a.rx_bytes + b.rx_bytes,
         rx_errors: a.rx_errors + b.rx_errors,
         rx_dropped: a.rx_dropped + b.rx_dropped,
+        rx_over_errors: a.rx_over_errors + b.rx_over_errors,
         tx_packets: a.tx_packets + b.tx_packets,
         tx_bytes: a.tx_bytes + b.tx_bytes,
         tx_errors: a.tx_errors + b.tx_errors,

@@ -118,6 +118,17 @@ fn decap_never_panics_on_mutated_captures() {
 
 // ---- the real socket, over loopback in a private netns (root only) ----
 
+/// True if `fd` polls readable right now.
+fn readable(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 && p.revents & libc::POLLIN != 0 }
+}
+
 /// Run `f` on a thread that has its own network namespace with `lo` up at `mtu`.
 fn in_private_netns<R: Send>(mtu: u32, f: impl FnOnce() -> R + Send) -> R {
     std::thread::scope(|s| {
@@ -273,7 +284,17 @@ fn gre_port_over_loopback_segments_and_answers_oversize() {
             let mut b = Batch::new();
             b.push(Packet::from_bytes(&big)).unwrap();
             assert_eq!(port.tx_burst(&mut b, &mut pool), 0);
+            // The queued reply makes the port's poll descriptor readable at once, so a PMD
+            // sleeping on it (another PMD transmitted) wakes now, not at its next timeout.
+            assert!(
+                readable(port.poll_fd().unwrap()),
+                "ICMP reply queued but poll_fd idle"
+            );
             let got = rx_all(&mut port, &mut pool, 1);
+            assert!(
+                !readable(port.poll_fd().unwrap()),
+                "still readable once delivered"
+            );
             assert_eq!(got.len(), 1);
             let r = got[0].data();
             assert_eq!(&r[0..6], &big[6..12]);

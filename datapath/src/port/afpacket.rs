@@ -125,8 +125,13 @@ struct RxRing {
     head: usize,
 }
 
-// SAFETY: the mapping is owned by this struct alone and only touched by the thread that owns
-// the port (ports are `Send`, never shared).
+// SAFETY: the mapping is owned by this struct alone and is touched only through `&mut` of its
+// port: by whichever thread holds the port's mutex (`pmd::SharedPort`) — the PMD receiving
+// from it (`rx_burst`), and any PMD transmitting to it, whose send error can run `quiesce`
+// (which discards the ring's filled slots) after the device vanished. The mutex serializes
+// those threads; moving the port between them is all `Send` has to allow. The kernel writes
+// slots only while their status says so, and we read a slot only after seeing its status
+// (with acquire ordering, see `RxRing::status`).
 unsafe impl Send for RxRing {}
 
 impl RxRing {
@@ -234,6 +239,10 @@ pub struct AfPacketPort {
     tx_hdrs: [[u8; VNET_HDR_LEN]; BATCH_SIZE],
     /// A `TPACKET_V2` receive ring, when opened with one (see [`RxRing`]).
     ring: Option<RxRing>,
+    /// Frames the kernel dropped because the ring (socket) was full, summed over every read
+    /// of `PACKET_STATISTICS` (which resets the kernel's count). A `Cell` because reading
+    /// statistics (`&self`) is what collects them; the port mutex serializes access.
+    ring_drops: core::cell::Cell<u64>,
 }
 
 fn bind(fd: RawFd, ifindex: u32) -> io::Result<()> {
@@ -311,6 +320,7 @@ impl AfPacketPort {
             rx_cmsg: [CmsgBuf([0; CMSG_BUF]); BATCH_SIZE],
             tx_hdrs: [[0; VNET_HDR_LEN]; BATCH_SIZE],
             ring,
+            ring_drops: core::cell::Cell::new(0),
         })
     }
 
@@ -585,6 +595,35 @@ impl AfPacketPort {
     }
 }
 
+impl AfPacketPort {
+    /// Frames the kernel dropped on receive so far (ring full): collects `PACKET_STATISTICS`.
+    fn kernel_drops(&self) -> u64 {
+        #[repr(C)]
+        #[derive(Default)]
+        struct TpacketStats {
+            tp_packets: u32,
+            tp_drops: u32,
+        }
+        let mut st = TpacketStats::default();
+        let mut len = core::mem::size_of::<TpacketStats>() as libc::socklen_t;
+        // SAFETY: PACKET_STATISTICS writes a tpacket_stats (two u32) into `st`, at most `len`.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut st as *mut TpacketStats).cast(),
+                &mut len,
+            )
+        };
+        if r == 0 {
+            self.ring_drops
+                .set(self.ring_drops.get() + u64::from(st.tp_drops));
+        }
+        self.ring_drops.get()
+    }
+}
+
 impl Port for AfPacketPort {
     fn name(&self) -> &str {
         self.link.name()
@@ -659,7 +698,16 @@ impl Port for AfPacketPort {
     }
 
     fn stats(&self) -> PortStats {
-        self.stats
+        let kernel = self.kernel_drops();
+        PortStats {
+            rx_dropped: self.stats.rx_dropped + kernel,
+            rx_over_errors: kernel,
+            ..self.stats
+        }
+    }
+
+    fn named_counters(&self) -> Vec<(&'static str, u64)> {
+        vec![("afpacket_rx_ring_full", self.kernel_drops())]
     }
 
     fn poll_fd(&self) -> Option<RawFd> {

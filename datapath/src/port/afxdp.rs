@@ -241,7 +241,8 @@ impl AfXdpPort {
             }
         };
         let epoll = if queues.len() > 1 {
-            Some(epoll_over(&queues)?)
+            let fds: Vec<RawFd> = queues.iter().map(|x| x.rx.fd().as_raw_fd()).collect();
+            Some(linux::epoll_over(&fds)?)
         } else {
             None
         };
@@ -479,29 +480,6 @@ fn open_queues(ifname: &str, n: usize, xdp: XdpFlags) -> io::Result<(Vec<Xsk>, V
     Ok((queues, tx_free))
 }
 
-/// An epoll descriptor that is readable when any queue's socket is.
-fn epoll_over(queues: &[Xsk]) -> io::Result<OwnedFd> {
-    // SAFETY: plain epoll_create1(2); checked below.
-    let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh descriptor owned by nothing else.
-    let ep = unsafe { OwnedFd::from_raw_fd(raw) };
-    for (i, x) in queues.iter().enumerate() {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: i as u64,
-        };
-        let fd = x.rx.fd().as_raw_fd();
-        // SAFETY: both descriptors are open; `ev` is a valid event for the call.
-        if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(ep)
-}
-
 /// Create a UMEM and a socket on `queue` with the given attach flags, give `rx_frames`
 /// frames to the fill ring and return the rest (the TX free list).
 fn open_xsk(
@@ -635,7 +613,13 @@ impl Port for AfXdpPort {
     }
 
     fn stats(&self) -> PortStats {
-        self.stats
+        let k = self.kernel_drops();
+        let full = k.rx_ring_full + k.fill_empty;
+        PortStats {
+            rx_dropped: self.stats.rx_dropped + full + k.other,
+            rx_over_errors: full,
+            ..self.stats
+        }
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
@@ -650,7 +634,11 @@ impl Port for AfXdpPort {
     }
 
     fn named_counters(&self) -> Vec<(&'static str, u64)> {
+        let k = self.kernel_drops();
         vec![
+            ("afxdp_rx_ring_full", k.rx_ring_full),
+            ("afxdp_rx_fill_empty", k.fill_empty),
+            ("afxdp_rx_kernel_dropped", k.other),
             ("afxdp_tx_kick_busy", self.tx.kick_busy),
             ("afxdp_fill_wakeups", self.wakeups),
             ("afxdp_rx_csum_partial", self.rx_csum_partial),
@@ -659,6 +647,32 @@ impl Port for AfXdpPort {
             ("afxdp_tx_gso_segments", self.offload.gso_segments_out),
             ("afxdp_tx_offload_drops", self.offload.drops()),
         ]
+    }
+}
+
+/// Receive drops the kernel counted on a port's XDP sockets (cumulative `XDP_STATISTICS`).
+#[derive(Debug, Default, Clone, Copy)]
+struct KernelDrops {
+    /// The socket's RX ring was full.
+    rx_ring_full: u64,
+    /// No frame in the fill ring to receive into.
+    fill_empty: u64,
+    /// Other drops (invalid descriptors, frames too large for a UMEM frame, …).
+    other: u64,
+}
+
+impl AfXdpPort {
+    /// Sum `XDP_STATISTICS` over every queue's socket (the kernel keeps them cumulative).
+    fn kernel_drops(&self) -> KernelDrops {
+        let mut k = KernelDrops::default();
+        for q in &self.queues {
+            if let Ok(st) = q.rx.fd().xdp_statistics() {
+                k.rx_ring_full += st.rx_ring_full();
+                k.fill_empty += st.rx_fill_ring_empty_descs();
+                k.other += st.rx_dropped() + st.rx_invalid_descs();
+            }
+        }
+        k
     }
 }
 

@@ -73,6 +73,10 @@ pub struct GrePort {
     port_no: u16,
     cfg: GreConfig,
     fd: Option<OwnedFd>,
+    /// An eventfd made readable while ICMP replies are queued, and an epoll descriptor over
+    /// it and the socket (`poll_fd`): a reply queued by another PMD's transmit wakes the PMD
+    /// that receives from this port at once, instead of at its next epoll timeout.
+    waker: Option<(OwnedFd, OwnedFd)>,
     error: Option<String>,
     /// Outer source address (`local_ip`, or what the route picks; 0.0.0.0 until known).
     src: Ipv4Addr,
@@ -299,11 +303,17 @@ impl GrePort {
                 Some(format!("{name}: could not open GRE socket ({e})")),
             ),
         };
+        let waker = fd.as_ref().and_then(|fd| {
+            let ev = linux::eventfd().ok()?;
+            let ep = linux::epoll_over(&[fd.as_raw_fd(), ev.as_raw_fd()]).ok()?;
+            Some((ev, ep))
+        });
         let mut p = GrePort {
             name: name.to_string(),
             port_no,
             cfg,
             fd,
+            waker,
             error,
             src: cfg.local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
             mtu: DEFAULT_MTU,
@@ -384,6 +394,9 @@ impl GrePort {
         if let Some(n) = tunnel::build_icmp_too_big(frame, mtu, &mut self.icmp[slot]) {
             self.icmp_len[slot] = n;
             self.icmp_count += 1;
+            if let Some((ev, _)) = &self.waker {
+                linux::wake(ev);
+            }
             if v6 {
                 self.tx.icmp6_too_big += 1;
             } else {
@@ -408,6 +421,11 @@ impl GrePort {
             match batch.push(p) {
                 Ok(()) => n += 1,
                 Err(p) => pool.put(p),
+            }
+        }
+        if self.icmp_count == 0 {
+            if let Some((ev, _)) = &self.waker {
+                linux::unwake(ev);
             }
         }
         n
@@ -471,13 +489,13 @@ impl GrePort {
         }
     }
 
-    /// `sendmmsg` the `k` messages of `msgs`, counting; returns how many went out.
-    fn send_msgs(&mut self, msgs: &mut [libc::mmsghdr], bytes: &[usize]) -> usize {
-        let Some(fd) = self.fd.as_ref().map(|f| f.as_raw_fd()) else {
-            self.stats.tx_dropped += msgs.len() as u64;
-            return 0;
-        };
-        let out = linux::sendmmsg_all(fd, msgs, bytes, &mut self.stats, |_| false);
+    /// The raw socket, while it is open.
+    fn raw_fd(&self) -> Option<RawFd> {
+        self.fd.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// After a `send_msgs`: follow up on its errors; returns how many went out.
+    fn sent(&mut self, out: linux::SendOutcome) -> usize {
         if let Some(e) = out.last_errno {
             self.on_send_error(e, out.refused);
         }
@@ -491,6 +509,8 @@ impl GrePort {
             return;
         }
         let dst = sockaddr(self.cfg.remote_ip, 0);
+        // Everything read through `self` is read before the messages point into it.
+        let fd = self.raw_fd();
         // SAFETY: iovec and mmsghdr are plain C structs; all-zero (null pointers) is valid.
         let mut iov: [libc::iovec; BATCH_SIZE] = unsafe { core::mem::zeroed() };
         // SAFETY: as above.
@@ -510,8 +530,10 @@ impl GrePort {
                 core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
             bytes[i] = d.len().saturating_sub(hl);
         }
-        // The frames stay in `self.txq` (not touched by `send_msgs`) until after the call.
-        let sent = self.send_msgs(&mut msgs[..k], &bytes[..k]);
+        // The messages point into the frames of `self.txq`; the call borrows only other
+        // fields, and the queue is drained only after it.
+        let out = send_msgs(fd, &mut msgs[..k], &bytes[..k], &mut self.stats);
+        let sent = self.sent(out);
         self.stats.tx_packets += sent as u64;
         for p in self.txq.drain() {
             pool.put(p);
@@ -537,6 +559,8 @@ impl GrePort {
             return;
         }
         let dst = sockaddr(self.cfg.remote_ip, 0);
+        // Everything read through `self` is read before the messages point into it.
+        let fd = self.raw_fd();
         // SAFETY: iovec and mmsghdr are plain C structs; all-zero (null pointers) is valid.
         let mut iov: [[libc::iovec; 2]; FRAG_MAX] = unsafe { core::mem::zeroed() };
         // SAFETY: as above.
@@ -559,9 +583,9 @@ impl GrePort {
                 core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
             bytes[i] = body.len();
         }
-        // `send_msgs` reads `self.frag_hdrs` through raw pointers only; it does not touch
-        // them through `self`.
-        let sent = self.send_msgs(&mut msgs[..n], &bytes[..n]);
+        // The messages point into `self.frag_hdrs`; the call borrows only other fields.
+        let out = send_msgs(fd, &mut msgs[..n], &bytes[..n], &mut self.stats);
+        let sent = self.sent(out);
         if sent == n {
             self.tx.fragmented += 1;
             self.stats.tx_packets += 1;
@@ -569,6 +593,23 @@ impl GrePort {
             self.stats.tx_dropped += 1;
         }
     }
+}
+
+/// `sendmmsg` `msgs` on `fd` (none: the socket is closed, all dropped), counting into `stats`.
+/// A free function over the fields it needs, not a `&mut self` method, because the messages
+/// point into the port's own buffers (queued frames, fragment headers): a `&mut` borrow of
+/// the whole port while those pointers are live would be unsound.
+fn send_msgs(
+    fd: Option<RawFd>,
+    msgs: &mut [libc::mmsghdr],
+    bytes: &[usize],
+    stats: &mut PortStats,
+) -> linux::SendOutcome {
+    let Some(fd) = fd else {
+        stats.tx_dropped += msgs.len() as u64;
+        return linux::SendOutcome::default();
+    };
+    linux::sendmmsg_all(fd, msgs, bytes, stats, |_| false)
 }
 
 impl Port for GrePort {
@@ -685,7 +726,10 @@ impl Port for GrePort {
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
-        self.fd.as_ref().map(|f| f.as_raw_fd())
+        match &self.waker {
+            Some((_, ep)) => Some(ep.as_raw_fd()),
+            None => self.raw_fd(),
+        }
     }
 
     fn error(&self) -> Option<String> {

@@ -70,6 +70,14 @@ pub fn mtu(name: &str) -> io::Result<usize> {
     Ok(usize::try_from(m).unwrap_or(0))
 }
 
+/// Set the MTU of `name` (`mtu_request`).
+pub fn set_mtu(name: &str, mtu: u32) -> io::Result<()> {
+    let mut r = ifreq(name)?;
+    r.ifr_ifru.ifru_mtu =
+        libc::c_int::try_from(mtu).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    ioctl(libc::SIOCSIFMTU, &mut r)
+}
+
 /// Set `IFF_UP` (and keep the other flags).
 pub fn set_up(name: &str) -> io::Result<()> {
     let mut r = ifreq(name)?;
@@ -357,6 +365,56 @@ pub fn sendmmsg_all(
         }
     }
     out
+}
+
+/// An epoll descriptor that is readable when any of `fds` is (a port with several sources
+/// hands the PMD one descriptor to wait on). The caller keeps `fds` open at least as long.
+pub fn epoll_over(fds: &[RawFd]) -> io::Result<OwnedFd> {
+    // SAFETY: plain epoll_create1(2); checked below.
+    let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor owned by nothing else.
+    let ep = unsafe { OwnedFd::from_raw_fd(raw) };
+    for (i, &fd) in fds.iter().enumerate() {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        // SAFETY: both descriptors are open; `ev` is a valid event for the call.
+        if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(ep)
+}
+
+/// A non-blocking eventfd: readable from [`wake`] until [`unwake`] (a wake-up a port gives
+/// its PMD for work that arrives from elsewhere, e.g. a reply another PMD queued).
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain eventfd(2) call; checked below.
+    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Make an [`eventfd`] readable.
+pub fn wake(ev: &OwnedFd) {
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: writes 8 bytes from a valid buffer to an open eventfd; a full counter
+    // (EAGAIN) means it is readable already.
+    let _ = unsafe { libc::write(ev.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+}
+
+/// Make an [`eventfd`] not readable again.
+pub fn unwake(ev: &OwnedFd) {
+    let mut b = [0u8; 8];
+    // SAFETY: reads 8 bytes into a valid buffer from an open, non-blocking eventfd.
+    let _ = unsafe { libc::read(ev.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
 }
 
 #[cfg(test)]

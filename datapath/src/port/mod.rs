@@ -24,7 +24,12 @@ pub struct PortStats {
     pub rx_packets: u64,
     pub rx_bytes: u64,
     pub rx_errors: u64,
+    /// Every received frame lost: rvs's own drops (no buffer, cut short) plus the kernel's
+    /// (`rx_over_errors`).
     pub rx_dropped: u64,
+    /// Frames the kernel dropped before rvs could read them because the socket's receive
+    /// ring (or AF_XDP's rx/fill ring) was full: `overruns` in `dpctl/show -s`.
+    pub rx_over_errors: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
     pub tx_errors: u64,

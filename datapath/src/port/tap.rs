@@ -153,16 +153,13 @@ impl TapPort {
     /// Swap the dead tun descriptor for an eventfd that never becomes readable (a pipe would
     /// poll as HUP), keeping the descriptor number valid for whoever registered it.
     fn retire_fd(&mut self) {
-        // SAFETY: plain eventfd(2) call; checked below.
-        let ev = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if ev < 0 {
+        let Ok(ev) = linux::eventfd() else {
             return;
-        }
+        };
         // SAFETY: both descriptors are valid; dup2 atomically replaces ours (closing the tun
-        // file, which also removes it from any epoll set), then the spare eventfd is closed.
+        // file, which also removes it from any epoll set); the spare eventfd closes on drop.
         unsafe {
-            libc::dup2(ev, self.fd.as_raw_fd());
-            libc::close(ev);
+            libc::dup2(ev.as_raw_fd(), self.fd.as_raw_fd());
         }
     }
 
