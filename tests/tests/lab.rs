@@ -480,3 +480,30 @@ fn rust_api_builds_pings_and_cleans_up_on_drop_and_on_panic() {
     );
     assert!(e.unwrap_err().to_string().contains("host[0].switch"));
 }
+
+/// The README's two-site example: its file is `examples/two-site.toml` (the README shows it
+/// verbatim), and its test body works as printed.
+#[test]
+fn readme_two_site_example() {
+    let readme = include_str!("../../README.md");
+    let file = include_str!("../examples/two-site.toml");
+    assert!(
+        readme.contains(&format!("```toml\n{file}```")),
+        "README and examples/two-site.toml differ"
+    );
+    if !can_run("readme_two_site_example") {
+        return;
+    }
+    let lab = Lab::from_toml(file).expect("lab up");
+    let route = lab.exec("web1", ["ip", "route", "get", "10.10.0.12"]);
+    assert!(route.contains("dev eth0"), "{route}");
+    assert!(lab.ping("web1", "web2"));
+    assert!(!lab.ping("web1", "db2"), "VLAN 10 must not reach VLAN 20");
+    let matrix = lab.pingall();
+    assert!(matrix.all_expected(), "{matrix}");
+    assert_eq!(
+        matrix.pairs.iter().filter(|p| p.reached).count(),
+        4,
+        "{matrix}"
+    );
+}

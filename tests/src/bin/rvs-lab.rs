@@ -224,13 +224,7 @@ fn check(args: &[String]) -> Result<ExitCode, Fail> {
     let w = Words::parse(args, &[])?;
     w.expect(1, &[])?;
     let plan = Topology::from_file(Path::new(&w.positional[0]))?.plan()?;
-    println!(
-        "{}: {} switches, {} hosts, {} tunnels",
-        w.positional[0],
-        plan.switches.len(),
-        plan.hosts.len(),
-        plan.tunnels.len()
-    );
+    println!("{}: {}", w.positional[0], plan.counts());
     for h in &plan.hosts {
         println!("host {} {} {} on {}", h.name, h.ip, h.mac, h.switch);
     }

@@ -829,12 +829,10 @@ pub fn describe(s: &LabState) -> String {
     use std::fmt::Write;
     let plan = &s.plan;
     let mut out = format!(
-        "lab {} ({}): {} switches, {} hosts, {} tunnels; state in {}\n",
+        "lab {} ({}): {}; state in {}\n",
         s.name,
         s.status().as_str(),
-        plan.switches.len(),
-        plan.hosts.len(),
-        plan.tunnels.len(),
+        plan.counts(),
         s.dir.display()
     );
     for sw in &plan.switches {

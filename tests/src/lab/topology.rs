@@ -829,6 +829,18 @@ impl Plan {
         Ok(())
     }
 
+    /// "2 switches, 1 host, 0 tunnels".
+    pub fn counts(&self) -> String {
+        let n =
+            |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+        format!(
+            "{}, {}, {}",
+            n(self.switches.len(), "switch", "switches"),
+            n(self.hosts.len(), "host", "hosts"),
+            n(self.tunnels.len(), "tunnel", "tunnels")
+        )
+    }
+
     /// Ports of switch `name` on its bridge: `br0`, its hosts', its tunnels'.
     pub fn ports_of(&self, name: &str) -> Vec<String> {
         let mut ports = vec![BRIDGE.to_string()];
@@ -898,6 +910,7 @@ type = "gre"
         assert_eq!(t.ends[1].addr(), "172.16.0.2");
         assert_eq!(t.ends[0].port, "gre0");
         assert_eq!(p.ports_of("s2"), ["br0", "h2", "h3", "gre0"]);
+        assert_eq!(p.counts(), "2 switches, 3 hosts, 1 tunnel");
         // The builder makes the same plan.
         let b = Topology::new()
             .switch("s1")
