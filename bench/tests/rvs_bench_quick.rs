@@ -74,7 +74,7 @@ fn quick_run_measures_rvs_and_linux_bridge() {
         let tcp = find(sys, "tcp");
         assert_eq!(tcp["status"], "ok", "{sys}/tcp: {tcp}\n{stdout}");
         assert!(
-            tcp["gbps"].as_f64().unwrap_or(0.0) > 0.0,
+            tcp["delivered_gbps"].as_f64().unwrap_or(0.0) > 0.0,
             "{sys}/tcp: {tcp}"
         );
         let rr = find(sys, "rr");
