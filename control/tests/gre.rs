@@ -15,6 +15,7 @@ use common::{bins, suite, Rvsd, TempDir};
 use rvs_datapath::wire::gre::GreHeader;
 use rvs_datapath::wire::ipv4::{proto, Ipv4Packet};
 use rvs_datapath::wire::{EtherType, EthernetFrame};
+use rvs_testkit::frames::{self, BROADCAST, ETH_P_EXPERIMENTAL};
 use rvs_testkit::{
     coverage_total, have_tool, skip_unless_ovs, skip_unless_tools, unique_ifname, Capture, Netns,
     Ovs, TunnelKind, Vsctl,
@@ -271,11 +272,8 @@ fn csum16(b: &[u8]) -> u16 {
 
 /// GRE (flags, optional checksum/key) + a broadcast marker frame with ethertype 0x88b5.
 fn gre_packet(csum: Option<bool>, key: Option<u32>, marker: &str) -> Vec<u8> {
-    let mut inner = vec![0xff; 6];
-    inner.extend_from_slice(&[0x02, 0, 0, 0, 0x77, 0x01]);
-    inner.extend_from_slice(&[0x88, 0xb5]);
-    inner.extend_from_slice(marker.as_bytes());
-    inner.resize(60, 0);
+    let src = [0x02, 0, 0, 0, 0x77, 0x01];
+    let inner = frames::ethernet(BROADCAST, src, ETH_P_EXPERIMENTAL, marker.as_bytes());
     let mut flags = 0u16;
     if csum.is_some() {
         flags |= 0x8000;

@@ -7,7 +7,7 @@
 //!   drop. The `rvs-lab` binary drives the same code from a shell.
 //! - **Parts**: [`Netns`], [`Veth`], [`Background`] (module `netns`); [`Rvsd`], [`RvsdHost`],
 //!   [`Bins`], [`TempDir`] (`daemon`); real Open vSwitch as a peer: [`Ovs`], [`OvsdbServer`] (`ovs`);
-//!   captures and counters: [`Capture`], [`pcap_frames`], [`coverage_total`], [`rss_kb`]
+//!   frames: module [`frames`]; captures and counters: [`Capture`], [`pcap_frames`], [`coverage_total`], [`rss_kb`]
 //!   (`inspect`); commands: [`run`], [`try_run`], [`run_checked`], [`shell_words`] (`cmd`),
 //!   and `ovs-vsctl` chains: [`Vsctl`].
 //!
@@ -41,6 +41,7 @@
 
 mod cmd;
 mod daemon;
+pub mod frames;
 mod inspect;
 pub mod lab;
 mod names;

@@ -221,6 +221,27 @@ impl Netns {
             .map(drop)
     }
 
+    /// Send each of `frames` (whole Ethernet frames) out of `dev` through a raw packet
+    /// socket (python3), as a host or a misbehaving peer on that link would.
+    pub fn send_frames(&self, dev: &str, frames: &[Vec<u8>]) {
+        let script = "import socket,sys\n\
+                      s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n\
+                      s.bind((sys.argv[1],0))\n\
+                      for h in sys.argv[2:]:\n    s.send(bytes.fromhex(h))\n";
+        let mut args = vec![
+            "python3".to_string(),
+            "-c".into(),
+            script.into(),
+            dev.into(),
+        ];
+        args.extend(
+            frames
+                .iter()
+                .map(|f| f.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        );
+        self.exec(args);
+    }
+
     /// Keep the namespace's own stack quiet on ports a switch reads with AF_PACKET (which
     /// does not steal frames from the kernel): no ARP answers for addresses on other
     /// interfaces, no IPv6 (router solicitations, DAD).

@@ -19,55 +19,17 @@ use std::time::{Duration, Instant};
 
 const RVS_LAB: &str = env!("CARGO_BIN_EXE_rvs-lab");
 
-/// The issue's example, verbatim.
-const EXAMPLE: &str = r#"
-[[switch]]          # one rvsd, in its own netns ("a host"); bridge br0
-name = "s1"
-[[switch]]
-name = "s2"
-[[host]]            # a netns with eth0 on the named switch
-name = "h1"
-switch = "s1"
-ip = "10.0.0.1/24"
-vlan = 10           # optional: access port tag
-[[tunnel]]          # an underlay link between the two switch hosts, and a tunnel port on each
-between = ["s1", "s2"]
-type = "gre"        # gre, and vxlan / geneve once rvs has them
-"#;
+/// The issue's example, verbatim (comments and all).
+const EXAMPLE: &str = include_str!("../examples/issue-example.toml");
 
 /// Two sites joined by GRE; VLAN 10 and VLAN 20 each span both sites, all four hosts in one
 /// IP subnet, so only the VLANs keep them apart.
-const TWO_VLANS: &str = r#"
-[[switch]]
-name = "site-a"
-[[switch]]
-name = "site-b"
+const TWO_VLANS: &str = include_str!("../examples/two-vlans.toml");
 
-[[host]]
-name = "a10"
-switch = "site-a"
-ip = "10.60.0.1/24"
-vlan = 10
-[[host]]
-name = "a20"
-switch = "site-a"
-ip = "10.60.0.2/24"
-vlan = 20
-[[host]]
-name = "b10"
-switch = "site-b"
-ip = "10.60.0.3/24"
-vlan = 10
-[[host]]
-name = "b20"
-switch = "site-b"
-ip = "10.60.0.4/24"
-vlan = 20
-
-[[tunnel]]
-between = ["site-a", "site-b"]
-type = "gre"
-"#;
+/// A private lab root for `test`, or `None` (after saying why) when the test cannot run.
+fn setup(test: &str, tag: &str) -> Option<Cli> {
+    can_run(test).then(|| Cli::new(tag))
+}
 
 /// Root, tools, and rvs's binaries; false after saying why (a failure under
 /// RVS_REQUIRE_ROOT=1).
@@ -306,11 +268,9 @@ fn state_of(root: &Path, name: &str) -> Option<LabState> {
 
 #[test]
 fn kill_9_mid_up_then_down_all_cleans_everything() {
-    let test = "kill_9_mid_up_then_down_all_cleans_everything";
-    if !can_run(test) {
+    let Some(cli) = setup("kill_9_mid_up_then_down_all_cleans_everything", "labk9") else {
         return;
-    }
-    let cli = Cli::new("labk9");
+    };
     // A lab whose owner (this test) is alive: down --all must leave it alone.
     let keep = cli.file("keep.toml", EXAMPLE);
     cli.ok(&["up", &keep, "--name", "keep"]);
@@ -373,35 +333,34 @@ fn kill_9_mid_up_then_down_all_cleans_everything() {
 #[test]
 fn malformed_topologies_name_line_and_key_and_create_nothing() {
     let test = "malformed_topologies_name_line_and_key_and_create_nothing";
-    if !can_run(test) {
+    let Some(cli) = setup(test, "labbad") else {
         return;
-    }
-    let cli = Cli::new("labbad");
+    };
     let ns_before = rvs_testkit::run(["ip", "netns", "list"]);
     for (what, from, to, want) in [
         (
             "unknown switch",
             "switch = \"site-b\"\nip = \"10.60.0.3/24\"",
             "switch = \"site-c\"\nip = \"10.60.0.3/24\"",
-            ":19:10: host[2].switch: \"site-c\" is not a switch (switches: site-a, site-b)",
+            ":18:10: host[2].switch: \"site-c\" is not a switch (switches: site-a, site-b)",
         ),
         (
             "duplicate IP",
             "10.60.0.4/24",
             "10.60.0.1/24",
-            ":25:6: host[3].ip: duplicate IP address 10.60.0.1: host \"a10\" (line 10) has it too",
+            ":24:6: host[3].ip: duplicate IP address 10.60.0.1: host \"a10\" (line 9) has it too",
         ),
         (
             "bad prefix",
             "10.60.0.2/24",
             "10.60.0.2/33",
-            ":15:6: host[1].ip: \"10.60.0.2/33\": bad prefix length /33",
+            ":14:6: host[1].ip: \"10.60.0.2/33\": bad prefix length /33",
         ),
         (
             "tunnel to itself",
             "between = [\"site-a\", \"site-b\"]",
             "between = [\"site-a\", \"site-a\"]",
-            ":29:11: tunnel[0].between: a tunnel from \"site-a\" to itself",
+            ":28:11: tunnel[0].between: a tunnel from \"site-a\" to itself",
         ),
     ] {
         assert!(TWO_VLANS.contains(from), "{what}");
