@@ -54,6 +54,10 @@ impl Lan {
         let mut ports = vec![];
         for i in 0..n {
             let c = Netns::new("c");
+            // Containers send only what a test makes them send: no IPv6 router
+            // solicitations or MLD reports landing between two reads of a counter.
+            c.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
+            c.sysctl("net.ipv6.conf.default.disable_ipv6", "1");
             let p = unique_ifname("p");
             sw.add_veth(&p, &c, "eth0");
             c.set_addr("eth0", &format!("10.77.{subnet}.{}/24", 10 + i));
