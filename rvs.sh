@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 # Debian packages the build and the tests use. Installed only when missing.
 # clang llvm make m4 libpcap-dev libelf-dev zlib1g-dev pkg-config: AF_XDP (libxdp-sys builds libxdp and
 # its BPF objects with clang + llc, bindgen needs libclang); gcc libc6-dev: the C parts and linking.
-PKGS=(iproute2 iputils-ping iperf3 curl ethtool python3 tcpdump procps kmod openvswitch-common openvswitch-switch uuid-runtime
+PKGS=(iproute2 iputils-ping iperf3 curl ethtool python3 tcpdump procps kmod openvswitch-common openvswitch-switch python3-openvswitch uuid-runtime
       gcc libc6-dev make clang llvm m4 pkg-config libelf-dev zlib1g-dev libpcap-dev)
 
 ensure_packages() {
