@@ -566,7 +566,7 @@ impl Daemon {
         let mut out = String::new();
         for (pmd, lines) in by_pmd {
             let core = dp
-                .pmds()
+                .pmd_stats()
                 .iter()
                 .find(|p| p.id == pmd)
                 .and_then(|p| p.core)
@@ -668,26 +668,21 @@ impl Daemon {
 
     fn pmd_stats_show(&self) -> String {
         let mut s = String::new();
-        for p in self.dp().pmds() {
-            let c = rvs_datapath::pmd::read_counters(&p.stats);
-            let busy_ns = p.stats.busy_ns.load(std::sync::atomic::Ordering::Relaxed);
+        for p in self.dp().pmd_stats() {
+            let c = p.counters;
             let core = p
                 .core
                 .map_or_else(|| "unpinned".to_string(), |c| c.to_string());
             s.push_str(&format!("pmd thread numa_id 0 core_id {core}:\n"));
             s.push_str(&format!("  packets received: {}\n", c.frames));
             s.push_str("  packet recirculations: 0\n  avg. datapath passes per packet: 1.00\n");
-            let hits = p.stats.flow_hits.load(std::sync::atomic::Ordering::Relaxed);
-            let misses = p
-                .stats
-                .flow_misses
-                .load(std::sync::atomic::Ordering::Relaxed);
-            s.push_str(&format!("  megaflow hits: {hits}\n"));
+            s.push_str(&format!("  megaflow hits: {}\n", p.flows.hits));
             s.push_str(&format!(
-                "  miss with success upcall: {misses}\n  miss with failed upcall: 0\n"
+                "  miss with success upcall: {}\n  miss with failed upcall: 0\n",
+                p.flows.misses
             ));
             let per = if c.frames > 0 {
-                busy_ns as f64 / c.frames as f64
+                p.busy_ns as f64 / c.frames as f64
             } else {
                 0.0
             };
@@ -791,36 +786,42 @@ impl Daemon {
     }
 }
 
-/// OVS's `tnl_push(...)` action for output to a GRE port, from its options. rvs lets the
-/// kernel route the outer packet, so there is no outer Ethernet header or `out_port` to show.
+/// OVS's `tnl_push(...)` action for output to a GRE port, from its options as the datapath
+/// reads them (`GreConfig::from_options`, the one parser). rvs lets the kernel route the outer
+/// packet, so there is no outer Ethernet header or `out_port` to show.
 fn tnl_push(port: &str, opts: &BTreeMap<String, String>) -> String {
-    let csum = opts.get("csum").is_some_and(|v| v == "true");
-    let key = opts
-        .get("out_key")
-        .or_else(|| opts.get("key"))
-        .and_then(|k| k.parse::<u32>().ok());
-    let flags = if csum { 0x8000u16 } else { 0 } | if key.is_some() { 0x2000 } else { 0 };
-    let size = 20 + 4 + 4 * (usize::from(csum) + usize::from(key.is_some()));
-    let src = opts
-        .get("local_ip")
-        .map_or_else(String::new, |ip| format!("src={ip},"));
-    let dst = opts.get("remote_ip").cloned().unwrap_or_default();
-    let tos = opts.get("tos").cloned().unwrap_or_else(|| "0".into());
-    let ttl = opts.get("ttl").cloned().unwrap_or_else(|| "64".into());
-    let frag = if opts.get("df_default").is_some_and(|v| v == "false") {
-        "0x0"
-    } else {
-        "0x4000"
+    use rvs_datapath::tunnel::{GreConfig, Inherit, KeyOpt};
+    let Ok(cfg) = GreConfig::from_options(opts) else {
+        return format!("tnl_push(tnl_port({port}))");
     };
+    let key = match cfg.out_key {
+        KeyOpt::Fixed(k) => Some(k),
+        KeyOpt::None | KeyOpt::Flow => None,
+    };
+    let flags = if cfg.csum { 0x8000u16 } else { 0 } | if key.is_some() { 0x2000 } else { 0 };
+    let size = 20 + 4 + 4 * (usize::from(cfg.csum) + usize::from(key.is_some()));
+    let src = cfg
+        .local_ip
+        .map_or_else(String::new, |ip| format!("src={ip},"));
+    let num = |i: Inherit| match i {
+        Inherit::Fixed(v) => v.to_string(),
+        Inherit::Inherit => "inherit".to_string(),
+    };
+    let frag = if cfg.df_default { "0x4000" } else { "0x0" };
     let mut gre = format!("gre((flags={flags:#x},proto=0x6558)");
-    if csum {
+    if cfg.csum {
         gre.push_str(",csum=0x0");
     }
     if let Some(k) = key {
         gre.push_str(&format!(",key={k:#x}"));
     }
     gre.push(')');
-    format!("tnl_push(tnl_port({port}),header(size={size},type=3,ipv4({src}dst={dst},proto=47,tos={tos},ttl={ttl},frag={frag}),{gre}))")
+    format!(
+        "tnl_push(tnl_port({port}),header(size={size},type=3,ipv4({src}dst={},proto=47,tos={},ttl={},frag={frag}),{gre}))",
+        cfg.remote_ip,
+        num(cfg.tos),
+        num(cfg.ttl)
+    )
 }
 
 /// A stable flow id for `dump-flows -m`, shaped like OVS's ufid (a UUID) and derived from the

@@ -106,6 +106,21 @@ pub struct FlowTotals {
     pub limit_hits: u64,
 }
 
+/// One PMD's statistics, copied while it runs (its published atomics; no stop, no lock).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PmdSnapshot {
+    /// The PMD's id (as `dump_flows` tags flows).
+    pub id: usize,
+    /// The core it is pinned to, if any.
+    pub core: Option<usize>,
+    /// Pipeline counters (frames, unicast, flooded, drops by reason).
+    pub counters: Counters,
+    /// Its flow cache.
+    pub flows: FlowTotals,
+    /// Nanoseconds spent in iterations that found frames (I/O included).
+    pub busy_ns: u64,
+}
+
 /// Errors of the dpif calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DpifError {
@@ -585,8 +600,8 @@ impl Dpif {
     /// Pipeline counters summed over the PMDs.
     pub fn counters(&self) -> Counters {
         let mut total = Counters::default();
-        for p in &self.pmds {
-            let c = read_counters(&p.stats);
+        for s in self.pmd_stats() {
+            let c = s.counters;
             total.frames += c.frames;
             total.unicast += c.unicast;
             total.flooded += c.flooded;
@@ -624,15 +639,37 @@ impl Dpif {
     /// Flow cache totals over all PMDs.
     pub fn flow_stats(&self) -> FlowTotals {
         let mut t = FlowTotals::default();
-        for p in &self.pmds {
-            let s = &p.stats;
-            t.hits += s.flow_hits.load(Relaxed);
-            t.misses += s.flow_misses.load(Relaxed);
-            t.flows += s.flows.load(Relaxed);
-            t.revalidated += s.flow_revalidated.load(Relaxed);
-            t.limit_hits += s.flow_limit_hits.load(Relaxed);
+        for s in self.pmd_stats() {
+            t.hits += s.flows.hits;
+            t.misses += s.flows.misses;
+            t.flows += s.flows.flows;
+            t.revalidated += s.flows.revalidated;
+            t.limit_hits += s.flows.limit_hits;
         }
         t
+    }
+
+    /// A snapshot of every PMD's statistics, in PMD order.
+    pub fn pmd_stats(&self) -> Vec<PmdSnapshot> {
+        self.pmds
+            .iter()
+            .map(|p| {
+                let s = &p.stats;
+                PmdSnapshot {
+                    id: p.id,
+                    core: p.core,
+                    counters: read_counters(s),
+                    flows: FlowTotals {
+                        hits: s.flow_hits.load(Relaxed),
+                        misses: s.flow_misses.load(Relaxed),
+                        flows: s.flows.load(Relaxed),
+                        revalidated: s.flow_revalidated.load(Relaxed),
+                        limit_hits: s.flow_limit_hits.load(Relaxed),
+                    },
+                    busy_ns: s.busy_ns.load(Relaxed),
+                }
+            })
+            .collect()
     }
 
     /// Named counters for `coverage/show`: every drop reason, plus totals.
@@ -660,11 +697,6 @@ impl Dpif {
         }
         v.extend(by_name);
         v
-    }
-
-    /// Per-PMD statistics for `dpif-netdev/pmd-stats-show`.
-    pub fn pmds(&self) -> Vec<&PmdHandle> {
-        self.pmds.iter().collect()
     }
 
     /// Seconds since the datapath started.

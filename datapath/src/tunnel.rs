@@ -61,6 +61,19 @@ pub enum Inherit {
     Inherit,
 }
 
+/// The option keys a GRE interface knows (`GreConfig::from_options` reads them).
+pub const GRE_OPTIONS: &[&str] = &[
+    "remote_ip",
+    "local_ip",
+    "key",
+    "in_key",
+    "out_key",
+    "csum",
+    "ttl",
+    "tos",
+    "df_default",
+];
+
 /// The tunnel settings of one GRE port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GreConfig {
