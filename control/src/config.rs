@@ -26,6 +26,7 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use rvs_datapath::tunnel::{TunnelConfig, TunnelKind};
 use serde::{Deserialize, Serialize};
 
 /// Schema version written by this rvs. Files with a higher version are refused.
@@ -41,7 +42,9 @@ pub const OFPP_LOCAL: i64 = 65534;
 pub const OFPORT_MAX: i64 = 65279;
 
 /// Interface types rvs supports (`""` is the default, a system network device).
-pub const IFACE_TYPES: &[&str] = &["", "afxdp", "gre", "internal", "system", "tap"];
+pub const IFACE_TYPES: &[&str] = &[
+    "", "afxdp", "geneve", "gre", "internal", "system", "tap", "vxlan",
+];
 
 /// Allowed values of `Port.vlan_mode` (same as the OVS schema).
 pub const VLAN_MODES: &[&str] = &[
@@ -551,16 +554,17 @@ pub fn validate_options(iface: &str, type_: &str, options: &Map) -> Result<(), C
                 return err(format!("unknown option \"{k}\" for interface type {t} (it takes no options)"));
             }
         }
-        "gre" => {
-            use rvs_datapath::tunnel::{GreConfig, GRE_OPTIONS};
-            if let Some(k) = options.keys().find(|k| !GRE_OPTIONS.contains(&k.as_str())) {
+        t if TunnelKind::from_type(t).is_some() => {
+            let kind = TunnelKind::from_type(t).unwrap_or(TunnelKind::Gre);
+            let known = kind.options();
+            if let Some(k) = options.keys().find(|k| !known.contains(&k.as_str())) {
                 return err(format!(
-                    "unknown option \"{k}\" for interface type gre (known: {})",
-                    GRE_OPTIONS.join(", ")
+                    "unknown option \"{k}\" for interface type {t} (known: {})",
+                    known.join(", ")
                 ));
             }
             // The datapath's parser is the one judge of the values.
-            if let Err(e) = GreConfig::from_options(options) {
+            if let Err(e) = TunnelConfig::from_options(kind, options) {
                 return err(e.to_string());
             }
         }
@@ -582,7 +586,7 @@ pub fn validate_options(iface: &str, type_: &str, options: &Map) -> Result<(), C
         }
         other => {
             return err(format!(
-                "unsupported interface type \"{other}\" (rvs supports: system, internal, tap, gre, afxdp)"
+                "unsupported interface type \"{other}\" (rvs supports: system, internal, tap, afxdp, gre, vxlan, geneve)"
             ))
         }
     }
@@ -725,7 +729,7 @@ mod tests {
             let mut all = base.to_vec();
             all.extend(kv.iter().copied());
             let o = opts(&all);
-            let dp = rvs_datapath::tunnel::GreConfig::from_options(&o).is_ok();
+            let dp = rvs_datapath::tunnel::TunnelConfig::from_options(TunnelKind::Gre, &o).is_ok();
             let cfg = validate_options("gre0", "gre", &o).is_ok();
             assert_eq!((cfg, dp), (ok, ok), "{kv:?}");
         }
@@ -829,10 +833,10 @@ mod tests {
     #[test]
     fn invalid_content_refused() {
         let mut c = sample();
-        c.bridges[0].ports[1].interfaces[0].type_ = "vxlan".into();
+        c.bridges[0].ports[1].interfaces[0].type_ = "erspan".into();
         let bytes = c.to_json_bytes();
         let e = Config::from_json_bytes(&bytes).unwrap_err();
-        assert!(e.to_string().contains("vxlan"), "{e}");
+        assert!(e.to_string().contains("erspan"), "{e}");
         let bytes =
             br#"{"schema_version":1,"uuid":"4c7acb42-0e7d-415c-8e2d-26389d3cb985","bogus":1}"#;
         let e = Config::from_json_bytes(bytes).unwrap_err();
@@ -972,8 +976,20 @@ mod tests {
         );
         assert!(validate_options("x", "afxdp", &m(&[("xdp-mode", "zerocopy")])).is_err());
         assert!(validate_options("t", "tap", &m(&[("a", "b")])).is_err());
+        let e = validate_options("v", "erspan", &Map::new()).unwrap_err();
+        assert!(e.to_string().contains("erspan"), "{e}");
+        // VXLAN: the datapath parser judges (24-bit VNI, dst_port).
         let e = validate_options("v", "vxlan", &Map::new()).unwrap_err();
-        assert!(e.to_string().contains("vxlan"), "{e}");
+        assert!(e.to_string().contains("remote_ip"), "{e}");
+        let v = |kv: &[(&str, &str)]| validate_options("v", "vxlan", &m(kv));
+        assert!(v(&[
+            ("remote_ip", "1.2.3.4"),
+            ("key", "16777215"),
+            ("dst_port", "8472")
+        ])
+        .is_ok());
+        assert!(v(&[("remote_ip", "1.2.3.4"), ("key", "16777216")]).is_err());
+        assert!(v(&[("remote_ip", "1.2.3.4"), ("dst_port", "0")]).is_err());
         assert!(validate_other_config(&m(&[("mac-aging-time", "5")]), "b").is_ok());
         assert!(validate_other_config(&m(&[("mac-aging-time", "x")]), "b").is_err());
         assert!(validate_other_config(&m(&[("pmd-cpu-mask", "0x6")]), "b").is_ok());

@@ -23,6 +23,7 @@ use crate::vsctl::{self, IfaceStatus, Status};
 use crate::vswitchd::{start_only_keys, OvsdbLink};
 use rvs_datapath::dpif::{Dpif, PortInfo, PortKind, PortSpec};
 use rvs_datapath::flow::Decision;
+use rvs_datapath::tunnel::TunnelKind;
 use rvs_datapath::vlan::PortVlan;
 use rvs_datapath::wire::MacAddr;
 use std::collections::BTreeMap;
@@ -524,10 +525,9 @@ impl Daemon {
                 (Some(false), Some(_)) => "pop_vlan,".to_string(),
                 _ => String::new(),
             };
-            let out = if p.kind == PortKind::Gre {
-                tnl_push(&render_port(n), &p.options)
-            } else {
-                render_port(n)
+            let out = match p.kind {
+                PortKind::Tunnel(kind) => tnl_push(&render_port(n), kind, &p.options),
+                _ => render_port(n),
             };
             tag + &out
         };
@@ -583,9 +583,9 @@ impl Daemon {
         match p.kind {
             PortKind::System => None,
             PortKind::Internal | PortKind::Tap => Some("tap".into()),
-            PortKind::Gre => {
+            PortKind::Tunnel(kind) => {
                 let opts: Vec<String> = p.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                Some(format!("gre: {}", opts.join(", ")))
+                Some(format!("{}: {}", kind.name(), opts.join(", ")))
             }
             // The mode the port is really in: AF_XDP, or AF_PACKET after a best-effort fallback.
             PortKind::Afxdp => Some(if p.backend == "afxdp" {
@@ -786,41 +786,64 @@ impl Daemon {
     }
 }
 
-/// OVS's `tnl_push(...)` action for output to a GRE port, from its options as the datapath
-/// reads them (`GreConfig::from_options`, the one parser). rvs lets the kernel route the outer
-/// packet, so there is no outer Ethernet header or `out_port` to show.
-fn tnl_push(port: &str, opts: &BTreeMap<String, String>) -> String {
-    use rvs_datapath::tunnel::{GreConfig, Inherit, KeyOpt};
-    let Ok(cfg) = GreConfig::from_options(opts) else {
+/// OVS's `tnl_push(...)` action for output to a tunnel port, from its options as the
+/// datapath reads them (`TunnelConfig::from_options`, the one parser). rvs hands the outer
+/// packet to the kernel, which routes it, so there is no outer Ethernet header or `out_port`
+/// to show (and `size` counts from the outer IPv4 header). OVS's header types: 3 GRE,
+/// 4 VXLAN, 5 Geneve; the UDP source port is per flow (`src=0`).
+fn tnl_push(port: &str, kind: TunnelKind, opts: &BTreeMap<String, String>) -> String {
+    use rvs_datapath::tunnel::{Inherit, TunnelConfig, UDP_LEN, UDP_TUNNEL_HDR_LEN};
+    let Ok(cfg) = TunnelConfig::from_options(kind, opts) else {
         return format!("tnl_push(tnl_port({port}))");
     };
-    let key = match cfg.out_key {
-        KeyOpt::Fixed(k) => Some(k),
-        KeyOpt::None | KeyOpt::Flow => None,
-    };
-    let flags = if cfg.csum { 0x8000u16 } else { 0 } | if key.is_some() { 0x2000 } else { 0 };
-    let size = 20 + 4 + 4 * (usize::from(cfg.csum) + usize::from(key.is_some()));
-    let src = cfg
-        .local_ip
-        .map_or_else(String::new, |ip| format!("src={ip},"));
+    let key = cfg.out_key();
     let num = |i: Inherit| match i {
         Inherit::Fixed(v) => v.to_string(),
         Inherit::Inherit => "inherit".to_string(),
     };
+    let src = cfg
+        .local_ip
+        .map_or_else(String::new, |ip| format!("src={ip},"));
     let frag = if cfg.df_default { "0x4000" } else { "0x0" };
-    let mut gre = format!("gre((flags={flags:#x},proto=0x6558)");
-    if cfg.csum {
-        gre.push_str(",csum=0x0");
-    }
-    if let Some(k) = key {
-        gre.push_str(&format!(",key={k:#x}"));
-    }
-    gre.push(')');
+    let ip = |proto: u8| {
+        format!(
+            "ipv4({src}dst={},proto={proto},tos={},ttl={},frag={frag})",
+            cfg.remote_ip,
+            num(cfg.tos),
+            num(cfg.ttl)
+        )
+    };
+    let (ty, l4) = match kind {
+        TunnelKind::Gre => {
+            let flags =
+                if cfg.csum { 0x8000u16 } else { 0 } | if key.is_some() { 0x2000 } else { 0 };
+            let mut gre = format!("gre((flags={flags:#x},proto=0x6558)");
+            if cfg.csum {
+                gre.push_str(",csum=0x0");
+            }
+            if let Some(k) = key {
+                gre.push_str(&format!(",key={k:#x}"));
+            }
+            gre.push(')');
+            (3, format!("{},{gre}", ip(47)))
+        }
+        TunnelKind::Vxlan | TunnelKind::Geneve => {
+            let csum = if cfg.csum { "0xffff" } else { "0x0" };
+            let vni = key.unwrap_or(0);
+            let hdr = if kind == TunnelKind::Vxlan {
+                format!("vxlan(flags=0x8000000,vni={vni:#x})")
+            } else {
+                format!("geneve(vni={vni:#x})")
+            };
+            let ty = if kind == TunnelKind::Vxlan { 4 } else { 5 };
+            let udp = format!("udp(src=0,dst={},csum={csum})", cfg.dst_port);
+            debug_assert_eq!(UDP_LEN + UDP_TUNNEL_HDR_LEN, 16);
+            (ty, format!("{},{udp},{hdr}", ip(17)))
+        }
+    };
     format!(
-        "tnl_push(tnl_port({port}),header(size={size},type=3,ipv4({src}dst={},proto=47,tos={},ttl={},frag={frag}),{gre}))",
-        cfg.remote_ip,
-        num(cfg.tos),
-        num(cfg.ttl)
+        "tnl_push(tnl_port({port}),header(size={},type={ty},{l4}))",
+        cfg.header_len()
     )
 }
 

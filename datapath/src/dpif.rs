@@ -34,8 +34,8 @@ pub enum PortKind {
     Internal,
     /// A TAP device rvs creates for a VM or a program (`type=tap`).
     Tap,
-    /// A GRE tunnel to `options:remote_ip`, encapsulated by rvs (`type=gre`).
-    Gre,
+    /// A tunnel to `options:remote_ip`, encapsulated by rvs (`type=gre`, `vxlan`, `geneve`).
+    Tunnel(crate::tunnel::TunnelKind),
     /// An existing netdev opened with AF_XDP (`type=afxdp`, `options:xdp-mode`); with
     /// `best-effort` (the default) it falls back to AF_PACKET when AF_XDP cannot be set up.
     Afxdp,
@@ -48,9 +48,8 @@ impl PortKind {
             "" | "system" => Some(PortKind::System),
             "internal" => Some(PortKind::Internal),
             "tap" => Some(PortKind::Tap),
-            "gre" => Some(PortKind::Gre),
             "afxdp" => Some(PortKind::Afxdp),
-            _ => None,
+            t => crate::tunnel::TunnelKind::from_type(t).map(PortKind::Tunnel),
         }
     }
 }
@@ -386,7 +385,9 @@ impl Dpif {
             return;
         };
         let (port_no, bridge) = (st.port_no, b.id);
-        let rx_pmd = usize::from(port_no) % self.pmds.len();
+        // Ports sharing a receive socket are all polled by one PMD.
+        let affinity = lock_port(&h).rx_affinity();
+        let rx_pmd = affinity.map_or(usize::from(port_no), |a| a as usize) % self.pmds.len();
         let vlan = st.vlan.clone();
         for (i, p) in self.pmds.iter().enumerate() {
             p.send(PmdMsg::AddPort {
@@ -729,9 +730,13 @@ pub fn open_netdev(
             )?),
             "afpacket",
         )),
-        PortKind::Gre => Ok((
+        PortKind::Tunnel(crate::tunnel::TunnelKind::Gre) => Ok((
             crate::port::gre::open(&spec.name, &spec.options, port_no)?,
             "gre",
+        )),
+        PortKind::Tunnel(kind) => Ok((
+            crate::port::udptun::open(&spec.name, kind, &spec.options, port_no)?,
+            kind.name(),
         )),
         PortKind::Afxdp => open_afxdp(spec, port_no),
         PortKind::Internal | PortKind::Tap => {
