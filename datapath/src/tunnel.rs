@@ -614,6 +614,36 @@ pub fn udp_encap(p: &mut Packet, cfg: &TunnelConfig) -> Result<usize, EncapError
     Ok(p.len())
 }
 
+/// The datagrams of a buffer a UDP socket returned: one, or (`UDP_GRO`) consecutive
+/// `gso_size`-byte datagrams, the last possibly shorter.
+pub fn gro_datagrams(len: usize, gso_size: Option<usize>) -> impl Iterator<Item = Range<usize>> {
+    let seg = gso_size.filter(|&g| g > 0 && g < len).unwrap_or(len.max(1));
+    (0..len).step_by(seg).map(move |at| at..(at + seg).min(len))
+}
+
+/// Check a VXLAN/Geneve datagram `payload` from `src` to `dst` against the tunnels sharing
+/// its UDP socket: the index of the one it belongs to, its VNI and where its inner frame
+/// sits; or why it is dropped (a key mismatch on a known remote rather than "spoofed" when
+/// any member knows the remote).
+pub fn udp_demux(
+    payload: &[u8],
+    kind: TunnelKind,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    members: impl IntoIterator<Item = TunnelConfig>,
+) -> Result<(usize, u32, Range<usize>), TunnelDrop> {
+    let (vni, inner) = udp_decap(payload, kind)?;
+    let mut best = TunnelDrop::SpoofedSource;
+    for (i, m) in members.into_iter().enumerate() {
+        match m.check_udp(src, dst, vni) {
+            Ok(()) => return Ok((i, vni, inner)),
+            Err(TunnelDrop::SpoofedSource) => {}
+            Err(other) => best = other,
+        }
+    }
+    Err(best)
+}
+
 impl TunnelConfig {
     /// Whether a VXLAN/Geneve datagram from `src` to `dst` with `vni` is this tunnel's, and
     /// if not, why (the most specific reason: a known remote with another VNI is a key

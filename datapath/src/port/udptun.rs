@@ -464,24 +464,15 @@ impl UdpTunnelPort {
         }
     }
 
-    /// Check one received datagram's payload from `hdr.src` to `hdr.dst`: the member it is
-    /// for, its VNI and where its inner frame sits in `payload` (or why it is dropped).
+    /// Check one received datagram's payload (see `tunnel::udp_demux`).
     fn classify(
         &self,
         e: &Endpoint,
         payload: &[u8],
         hdr: &RxMeta,
     ) -> Result<(usize, u32, core::ops::Range<usize>), TunnelDrop> {
-        let (vni, inner) = tunnel::udp_decap(payload, self.cfg.kind)?;
-        let mut best = TunnelDrop::SpoofedSource;
-        for (i, m) in e.members.iter().enumerate() {
-            match m.cfg.check_udp(hdr.src, hdr.dst, vni) {
-                Ok(()) => return Ok((i, vni, inner)),
-                Err(TunnelDrop::SpoofedSource) => {}
-                Err(other) => best = other,
-            }
-        }
-        Err(best)
+        let members = e.members.iter().map(|m| m.cfg);
+        tunnel::udp_demux(payload, self.cfg.kind, hdr.src, hdr.dst, members)
     }
 
     /// Stamp a decapsulated frame with its member's port and the outer headers, and deliver
@@ -951,13 +942,12 @@ impl UdpTunnelPort {
             }
             // Coalesced datagrams: each inner frame is copied into a buffer of its own (the
             // software GRO merges the TCP segments again).
-            let mut at = 0;
-            while at < len {
-                let end = (at + seg).min(len);
-                match self.classify(e, &buf.data()[at..end], &meta) {
+            for r in tunnel::gro_datagrams(len, meta.gso) {
+                match self.classify(e, &buf.data()[r.clone()], &meta) {
                     Ok((idx, vni, inner)) => {
                         if let Some(mut p) = pool.get() {
-                            if p.set_frame(&buf.data()[at + inner.start..at + inner.end]) {
+                            if p.set_frame(&buf.data()[r.start + inner.start..r.start + inner.end])
+                            {
                                 self.finish(e, idx, vni, &meta, p, batch, pool);
                             } else {
                                 pool.put(p);
@@ -970,7 +960,6 @@ impl UdpTunnelPort {
                     }
                     Err(why) => self.drop(why),
                 }
-                at = end;
             }
             pool.put(buf);
         }
