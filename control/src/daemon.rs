@@ -23,6 +23,7 @@ use crate::vsctl::{self, IfaceStatus, Status};
 use crate::vswitchd::{start_only_keys, OvsdbLink};
 use rvs_datapath::dpif::{Dpif, PortInfo, PortKind, PortSpec};
 use rvs_datapath::flow::Decision;
+use rvs_datapath::tunnel::TunnelKind;
 use rvs_datapath::vlan::PortVlan;
 use rvs_datapath::wire::MacAddr;
 use std::collections::BTreeMap;
@@ -524,10 +525,9 @@ impl Daemon {
                 (Some(false), Some(_)) => "pop_vlan,".to_string(),
                 _ => String::new(),
             };
-            let out = if p.kind == PortKind::Gre {
-                tnl_push(&render_port(n), &p.options)
-            } else {
-                render_port(n)
+            let out = match p.kind {
+                PortKind::Tunnel(kind) => tnl_push(&render_port(n), kind, &p.options),
+                _ => render_port(n),
             };
             tag + &out
         };
@@ -566,7 +566,7 @@ impl Daemon {
         let mut out = String::new();
         for (pmd, lines) in by_pmd {
             let core = dp
-                .pmds()
+                .pmd_stats()
                 .iter()
                 .find(|p| p.id == pmd)
                 .and_then(|p| p.core)
@@ -583,9 +583,9 @@ impl Daemon {
         match p.kind {
             PortKind::System => None,
             PortKind::Internal | PortKind::Tap => Some("tap".into()),
-            PortKind::Gre => {
+            PortKind::Tunnel(kind) => {
                 let opts: Vec<String> = p.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                Some(format!("gre: {}", opts.join(", ")))
+                Some(format!("{}: {}", kind.name(), opts.join(", ")))
             }
             // The mode the port is really in: AF_XDP, or AF_PACKET after a best-effort fallback.
             PortKind::Afxdp => Some(if p.backend == "afxdp" {
@@ -668,26 +668,21 @@ impl Daemon {
 
     fn pmd_stats_show(&self) -> String {
         let mut s = String::new();
-        for p in self.dp().pmds() {
-            let c = rvs_datapath::pmd::read_counters(&p.stats);
-            let busy_ns = p.stats.busy_ns.load(std::sync::atomic::Ordering::Relaxed);
+        for p in self.dp().pmd_stats() {
+            let c = p.counters;
             let core = p
                 .core
                 .map_or_else(|| "unpinned".to_string(), |c| c.to_string());
             s.push_str(&format!("pmd thread numa_id 0 core_id {core}:\n"));
             s.push_str(&format!("  packets received: {}\n", c.frames));
             s.push_str("  packet recirculations: 0\n  avg. datapath passes per packet: 1.00\n");
-            let hits = p.stats.flow_hits.load(std::sync::atomic::Ordering::Relaxed);
-            let misses = p
-                .stats
-                .flow_misses
-                .load(std::sync::atomic::Ordering::Relaxed);
-            s.push_str(&format!("  megaflow hits: {hits}\n"));
+            s.push_str(&format!("  megaflow hits: {}\n", p.flows.hits));
             s.push_str(&format!(
-                "  miss with success upcall: {misses}\n  miss with failed upcall: 0\n"
+                "  miss with success upcall: {}\n  miss with failed upcall: 0\n",
+                p.flows.misses
             ));
             let per = if c.frames > 0 {
-                busy_ns as f64 / c.frames as f64
+                p.busy_ns as f64 / c.frames as f64
             } else {
                 0.0
             };
@@ -791,36 +786,65 @@ impl Daemon {
     }
 }
 
-/// OVS's `tnl_push(...)` action for output to a GRE port, from its options. rvs lets the
-/// kernel route the outer packet, so there is no outer Ethernet header or `out_port` to show.
-fn tnl_push(port: &str, opts: &BTreeMap<String, String>) -> String {
-    let csum = opts.get("csum").is_some_and(|v| v == "true");
-    let key = opts
-        .get("out_key")
-        .or_else(|| opts.get("key"))
-        .and_then(|k| k.parse::<u32>().ok());
-    let flags = if csum { 0x8000u16 } else { 0 } | if key.is_some() { 0x2000 } else { 0 };
-    let size = 20 + 4 + 4 * (usize::from(csum) + usize::from(key.is_some()));
-    let src = opts
-        .get("local_ip")
-        .map_or_else(String::new, |ip| format!("src={ip},"));
-    let dst = opts.get("remote_ip").cloned().unwrap_or_default();
-    let tos = opts.get("tos").cloned().unwrap_or_else(|| "0".into());
-    let ttl = opts.get("ttl").cloned().unwrap_or_else(|| "64".into());
-    let frag = if opts.get("df_default").is_some_and(|v| v == "false") {
-        "0x0"
-    } else {
-        "0x4000"
+/// OVS's `tnl_push(...)` action for output to a tunnel port, from its options as the
+/// datapath reads them (`TunnelConfig::from_options`, the one parser). rvs hands the outer
+/// packet to the kernel, which routes it, so there is no outer Ethernet header or `out_port`
+/// to show (and `size` counts from the outer IPv4 header). OVS's header types: 3 GRE,
+/// 4 VXLAN, 5 Geneve; the UDP source port is per flow (`src=0`).
+fn tnl_push(port: &str, kind: TunnelKind, opts: &BTreeMap<String, String>) -> String {
+    use rvs_datapath::tunnel::{Inherit, TunnelConfig, UDP_LEN, UDP_TUNNEL_HDR_LEN};
+    let Ok(cfg) = TunnelConfig::from_options(kind, opts) else {
+        return format!("tnl_push(tnl_port({port}))");
     };
-    let mut gre = format!("gre((flags={flags:#x},proto=0x6558)");
-    if csum {
-        gre.push_str(",csum=0x0");
-    }
-    if let Some(k) = key {
-        gre.push_str(&format!(",key={k:#x}"));
-    }
-    gre.push(')');
-    format!("tnl_push(tnl_port({port}),header(size={size},type=3,ipv4({src}dst={dst},proto=47,tos={tos},ttl={ttl},frag={frag}),{gre}))")
+    let key = cfg.out_key();
+    let num = |i: Inherit| match i {
+        Inherit::Fixed(v) => v.to_string(),
+        Inherit::Inherit => "inherit".to_string(),
+    };
+    let src = cfg
+        .local_ip
+        .map_or_else(String::new, |ip| format!("src={ip},"));
+    let frag = if cfg.df_default { "0x4000" } else { "0x0" };
+    let ip = |proto: u8| {
+        format!(
+            "ipv4({src}dst={},proto={proto},tos={},ttl={},frag={frag})",
+            cfg.remote_ip,
+            num(cfg.tos),
+            num(cfg.ttl)
+        )
+    };
+    let (ty, l4) = match kind {
+        TunnelKind::Gre => {
+            let flags =
+                if cfg.csum { 0x8000u16 } else { 0 } | if key.is_some() { 0x2000 } else { 0 };
+            let mut gre = format!("gre((flags={flags:#x},proto=0x6558)");
+            if cfg.csum {
+                gre.push_str(",csum=0x0");
+            }
+            if let Some(k) = key {
+                gre.push_str(&format!(",key={k:#x}"));
+            }
+            gre.push(')');
+            (3, format!("{},{gre}", ip(47)))
+        }
+        TunnelKind::Vxlan | TunnelKind::Geneve => {
+            let csum = if cfg.csum { "0xffff" } else { "0x0" };
+            let vni = key.unwrap_or(0);
+            let hdr = if kind == TunnelKind::Vxlan {
+                format!("vxlan(flags=0x8000000,vni={vni:#x})")
+            } else {
+                format!("geneve(vni={vni:#x})")
+            };
+            let ty = if kind == TunnelKind::Vxlan { 4 } else { 5 };
+            let udp = format!("udp(src=0,dst={},csum={csum})", cfg.dst_port);
+            debug_assert_eq!(UDP_LEN + UDP_TUNNEL_HDR_LEN, 16);
+            (ty, format!("{},{udp},{hdr}", ip(17)))
+        }
+    };
+    format!(
+        "tnl_push(tnl_port({port}),header(size={},type={ty},{l4}))",
+        cfg.header_len()
+    )
 }
 
 /// A stable flow id for `dump-flows -m`, shaped like OVS's ufid (a UUID) and derived from the

@@ -195,17 +195,17 @@ pub fn flow_line(
     if let Some(u) = ufid {
         let _ = write!(s, "ufid:{u}, ");
     }
-    if let Some((src, dst, key)) = k.tunnel {
+    if let Some(t) = k.tunnel {
         s.push_str("tunnel(");
-        if let Some(key) = key {
+        if let Some(key) = t.key {
             let _ = write!(s, "tun_id={key:#x},");
         }
-        let _ = write!(
-            s,
-            "src={},dst={}),",
-            std::net::Ipv4Addr::from(src),
-            std::net::Ipv4Addr::from(dst)
-        );
+        let _ = write!(s, "src={},dst=", t.src);
+        if t.tp_dst != 0 {
+            let _ = write!(s, "{},tp_dst={}),", t.dst, t.tp_dst);
+        } else {
+            let _ = write!(s, "{}),", t.dst);
+        }
     }
     let _ = write!(
         s,
@@ -426,11 +426,12 @@ mod tests {
         // match rvs does not make.
         assert_eq!(line, "recirc_id(0),in_port(2),packet_type(ns=0,id=0),eth(src=d6:58:3b:6d:f2:4d,dst=ae:58:d8:df:ca:af),eth_type(0x0800), packets:2, bytes:196, used:5.366s, actions:3\n");
         let mut tf = f;
-        tf.key.tunnel = Some((
-            u32::from(std::net::Ipv4Addr::new(192, 0, 2, 2)),
-            u32::from(std::net::Ipv4Addr::new(192, 0, 2, 1)),
-            Some(0x1234),
-        ));
+        tf.key.tunnel = Some(rvs_datapath::flow::FlowTunnel {
+            src: std::net::Ipv4Addr::new(192, 0, 2, 2),
+            dst: std::net::Ipv4Addr::new(192, 0, 2, 1),
+            key: Some(0x1234),
+            tp_dst: 0,
+        });
         tf.key.vlan_tci = Some(10);
         tf.stats.tcp_flags = 0x1b;
         let line = flow_line(&tf, 1009, &|p| format!("p{p}"), "p4", Some("u"));

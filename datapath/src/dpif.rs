@@ -34,8 +34,8 @@ pub enum PortKind {
     Internal,
     /// A TAP device rvs creates for a VM or a program (`type=tap`).
     Tap,
-    /// A GRE tunnel to `options:remote_ip`, encapsulated by rvs (`type=gre`).
-    Gre,
+    /// A tunnel to `options:remote_ip`, encapsulated by rvs (`type=gre`, `vxlan`, `geneve`).
+    Tunnel(crate::tunnel::TunnelKind),
     /// An existing netdev opened with AF_XDP (`type=afxdp`, `options:xdp-mode`); with
     /// `best-effort` (the default) it falls back to AF_PACKET when AF_XDP cannot be set up.
     Afxdp,
@@ -48,9 +48,8 @@ impl PortKind {
             "" | "system" => Some(PortKind::System),
             "internal" => Some(PortKind::Internal),
             "tap" => Some(PortKind::Tap),
-            "gre" => Some(PortKind::Gre),
             "afxdp" => Some(PortKind::Afxdp),
-            _ => None,
+            t => crate::tunnel::TunnelKind::from_type(t).map(PortKind::Tunnel),
         }
     }
 }
@@ -104,6 +103,21 @@ pub struct FlowTotals {
     pub flows: u64,
     pub revalidated: u64,
     pub limit_hits: u64,
+}
+
+/// One PMD's statistics, copied while it runs (its published atomics; no stop, no lock).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PmdSnapshot {
+    /// The PMD's id (as `dump_flows` tags flows).
+    pub id: usize,
+    /// The core it is pinned to, if any.
+    pub core: Option<usize>,
+    /// Pipeline counters (frames, unicast, flooded, drops by reason).
+    pub counters: Counters,
+    /// Its flow cache.
+    pub flows: FlowTotals,
+    /// Nanoseconds spent in iterations that found frames (I/O included).
+    pub busy_ns: u64,
 }
 
 /// Errors of the dpif calls.
@@ -371,7 +385,9 @@ impl Dpif {
             return;
         };
         let (port_no, bridge) = (st.port_no, b.id);
-        let rx_pmd = usize::from(port_no) % self.pmds.len();
+        // Ports sharing a receive socket are all polled by one PMD.
+        let affinity = lock_port(&h).rx_affinity();
+        let rx_pmd = affinity.map_or(usize::from(port_no), |a| a as usize) % self.pmds.len();
         let vlan = st.vlan.clone();
         for (i, p) in self.pmds.iter().enumerate() {
             p.send(PmdMsg::AddPort {
@@ -585,8 +601,8 @@ impl Dpif {
     /// Pipeline counters summed over the PMDs.
     pub fn counters(&self) -> Counters {
         let mut total = Counters::default();
-        for p in &self.pmds {
-            let c = read_counters(&p.stats);
+        for s in self.pmd_stats() {
+            let c = s.counters;
             total.frames += c.frames;
             total.unicast += c.unicast;
             total.flooded += c.flooded;
@@ -624,15 +640,37 @@ impl Dpif {
     /// Flow cache totals over all PMDs.
     pub fn flow_stats(&self) -> FlowTotals {
         let mut t = FlowTotals::default();
-        for p in &self.pmds {
-            let s = &p.stats;
-            t.hits += s.flow_hits.load(Relaxed);
-            t.misses += s.flow_misses.load(Relaxed);
-            t.flows += s.flows.load(Relaxed);
-            t.revalidated += s.flow_revalidated.load(Relaxed);
-            t.limit_hits += s.flow_limit_hits.load(Relaxed);
+        for s in self.pmd_stats() {
+            t.hits += s.flows.hits;
+            t.misses += s.flows.misses;
+            t.flows += s.flows.flows;
+            t.revalidated += s.flows.revalidated;
+            t.limit_hits += s.flows.limit_hits;
         }
         t
+    }
+
+    /// A snapshot of every PMD's statistics, in PMD order.
+    pub fn pmd_stats(&self) -> Vec<PmdSnapshot> {
+        self.pmds
+            .iter()
+            .map(|p| {
+                let s = &p.stats;
+                PmdSnapshot {
+                    id: p.id,
+                    core: p.core,
+                    counters: read_counters(s),
+                    flows: FlowTotals {
+                        hits: s.flow_hits.load(Relaxed),
+                        misses: s.flow_misses.load(Relaxed),
+                        flows: s.flows.load(Relaxed),
+                        revalidated: s.flow_revalidated.load(Relaxed),
+                        limit_hits: s.flow_limit_hits.load(Relaxed),
+                    },
+                    busy_ns: s.busy_ns.load(Relaxed),
+                }
+            })
+            .collect()
     }
 
     /// Named counters for `coverage/show`: every drop reason, plus totals.
@@ -660,11 +698,6 @@ impl Dpif {
         }
         v.extend(by_name);
         v
-    }
-
-    /// Per-PMD statistics for `dpif-netdev/pmd-stats-show`.
-    pub fn pmds(&self) -> Vec<&PmdHandle> {
-        self.pmds.iter().collect()
     }
 
     /// Seconds since the datapath started.
@@ -697,9 +730,13 @@ pub fn open_netdev(
             )?),
             "afpacket",
         )),
-        PortKind::Gre => Ok((
+        PortKind::Tunnel(crate::tunnel::TunnelKind::Gre) => Ok((
             crate::port::gre::open(&spec.name, &spec.options, port_no)?,
             "gre",
+        )),
+        PortKind::Tunnel(kind) => Ok((
+            crate::port::udptun::open(&spec.name, kind, &spec.options, port_no)?,
+            kind.name(),
         )),
         PortKind::Afxdp => open_afxdp(spec, port_no),
         PortKind::Internal | PortKind::Tap => {

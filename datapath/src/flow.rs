@@ -51,8 +51,19 @@ pub struct FlowKey {
     pub vlan_tci: Option<u16>,
     /// EtherType after the tags.
     pub eth_type: u16,
-    /// Outer source, destination and key of the tunnel the frame came from.
-    pub tunnel: Option<(u32, u32, Option<u32>)>,
+    /// The tunnel the frame came from.
+    pub tunnel: Option<FlowTunnel>,
+}
+
+/// The outer headers of a tunnelled frame that a flow matches on (OVS's `tunnel(...)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowTunnel {
+    pub src: core::net::Ipv4Addr,
+    pub dst: core::net::Ipv4Addr,
+    /// GRE key or VXLAN/Geneve VNI.
+    pub key: Option<u32>,
+    /// UDP destination port (VXLAN/Geneve; 0 for GRE).
+    pub tp_dst: u16,
 }
 
 impl FlowKey {
@@ -71,7 +82,12 @@ impl FlowKey {
             dst,
             vlan_tci: l2.outer_tci,
             eth_type: l2.ethertype,
-            tunnel: tunnel.map(|t| (u32::from(t.src), u32::from(t.dst), t.key)),
+            tunnel: tunnel.map(|t| FlowTunnel {
+                src: t.src,
+                dst: t.dst,
+                key: t.key,
+                tp_dst: t.tp_dst.unwrap_or(0),
+            }),
         }
     }
 }
@@ -84,8 +100,12 @@ impl core::hash::Hash for FlowKey {
         let vlan = self.vlan_tci.map_or(0, |t| u64::from(t) | 1 << 16);
         state.write_u64(self.src.to_u64() | u64::from(self.in_port) << 48);
         state.write_u64(self.dst.to_u64() | u64::from(self.eth_type) << 48);
-        let t = self.tunnel.map_or(0, |(s, d, k)| {
-            u64::from(s) ^ u64::from(d).rotate_left(32) ^ u64::from(k.unwrap_or(0)) << 17 ^ 1
+        let t = self.tunnel.map_or(0, |t| {
+            u64::from(u32::from(t.src))
+                ^ u64::from(u32::from(t.dst)).rotate_left(32)
+                ^ u64::from(t.key.unwrap_or(0)) << 17
+                ^ u64::from(t.tp_dst) << 3
+                ^ 1
         });
         state.write_u64(t ^ vlan << 40);
     }

@@ -66,8 +66,10 @@ pub struct TunnelMeta {
     pub ttl: u8,
     /// The outer packet had DF set.
     pub df: bool,
-    /// The GRE header carried a (valid) checksum.
+    /// The tunnel header carried a (valid) checksum (GRE C bit, or a UDP checksum).
     pub csum: bool,
+    /// UDP destination port of a VXLAN/Geneve packet (`None` for GRE).
+    pub tp_dst: Option<u16>,
 }
 
 /// Per-packet metadata.

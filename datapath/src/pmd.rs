@@ -452,7 +452,7 @@ impl Pmd {
 }
 
 /// Read the pipeline counters a PMD published.
-pub fn read_counters(s: &PmdStats) -> Counters {
+pub(crate) fn read_counters(s: &PmdStats) -> Counters {
     let mut c = Counters {
         frames: s.frames.load(Relaxed),
         unicast: s.unicast.load(Relaxed),

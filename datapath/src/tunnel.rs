@@ -1,8 +1,17 @@
-//! GRE tunnels, I/O-free: configuration (`options:` of a `type=gre` interface, with OVS's
-//! defaults), encapsulation in place, decapsulation with per-reason drops, the underlay MTU
-//! decision, and the ICMP "fragmentation needed" / ICMPv6 "packet too big" messages sent back
-//! to an inner sender whose packet does not fit the tunnel. The socket side lives in
-//! `port::gre`.
+//! Tunnels (GRE, VXLAN, Geneve), I/O-free: one configuration (`options:` of a `type=gre`,
+//! `vxlan` or `geneve` interface, with OVS's defaults, parsed by [`TunnelConfig::from_options`],
+//! the single parser the control plane's validation and listings call too), encapsulation in
+//! place, decapsulation with per-reason drops ([`TunnelDrop`], counted per tunnel type), the
+//! underlay MTU decision, and the ICMP "fragmentation needed" / ICMPv6 "packet too big"
+//! messages sent back to an inner sender whose packet does not fit the tunnel. The socket
+//! side lives in `port::gre` (raw IPv4, protocol 47) and `port::udptun` (UDP sockets with
+//! segmentation offload).
+//!
+//! UDP tunnels: VXLAN (RFC 7348, default port 4789) and Geneve (RFC 8926, default 6081, no
+//! options sent; received options are skipped unless critical, which drops the packet). The
+//! key option is the 24-bit VNI. The kernel's UDP socket writes the outer IPv4 and UDP
+//! headers, so [`udp_encap`] prepends only the 8-byte tunnel header, and [`udp_decap`] reads
+//! a datagram's payload with the addresses the socket reported.
 //!
 //! Wire format (what real OVS 3.1 puts on the wire, proven byte for byte against its captures
 //! in `tests/tunnel.rs`): outer IPv4 without options, id 0 when DF is set, DF per
@@ -16,7 +25,7 @@
 //! flow table that could set a per-packet key), so `key=flow` means "accept any, send none".
 //!
 //! Invariants: nothing here panics on any input (decap is fuzzed) and nothing allocates per
-//! packet. A frame that cannot be received is reported as exactly one [`GreDrop`], a frame
+//! packet. A frame that cannot be received is reported as exactly one [`TunnelDrop`], a frame
 //! that cannot be sent as exactly one [`TxDecision`] other than `Send`.
 
 use crate::packet::{Packet, TunnelMeta};
@@ -61,9 +70,92 @@ pub enum Inherit {
     Inherit,
 }
 
-/// The tunnel settings of one GRE port.
+/// The tunnel types rvs carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TunnelKind {
+    Gre,
+    Vxlan,
+    Geneve,
+}
+
+impl TunnelKind {
+    /// Every kind, in counter order.
+    pub const ALL: [TunnelKind; 3] = [TunnelKind::Gre, TunnelKind::Vxlan, TunnelKind::Geneve];
+
+    /// The kind of an interface `type`, if it is a tunnel rvs carries.
+    pub fn from_type(t: &str) -> Option<TunnelKind> {
+        match t {
+            "gre" => Some(TunnelKind::Gre),
+            "vxlan" => Some(TunnelKind::Vxlan),
+            "geneve" => Some(TunnelKind::Geneve),
+            _ => None,
+        }
+    }
+
+    /// The interface type (and counter prefix).
+    pub const fn name(self) -> &'static str {
+        match self {
+            TunnelKind::Gre => "gre",
+            TunnelKind::Vxlan => "vxlan",
+            TunnelKind::Geneve => "geneve",
+        }
+    }
+
+    /// The option keys this kind knows ([`TunnelConfig::from_options`] reads them).
+    pub const fn options(self) -> &'static [&'static str] {
+        match self {
+            TunnelKind::Gre => &[
+                "remote_ip",
+                "local_ip",
+                "key",
+                "in_key",
+                "out_key",
+                "csum",
+                "ttl",
+                "tos",
+                "df_default",
+            ],
+            TunnelKind::Vxlan | TunnelKind::Geneve => &[
+                "remote_ip",
+                "local_ip",
+                "key",
+                "in_key",
+                "out_key",
+                "dst_port",
+                "csum",
+                "ttl",
+                "tos",
+                "df_default",
+            ],
+        }
+    }
+
+    /// The default UDP destination port (0 for GRE, which has none).
+    pub const fn default_dst_port(self) -> u16 {
+        match self {
+            TunnelKind::Gre => 0,
+            TunnelKind::Vxlan => crate::wire::vxlan::PORT,
+            TunnelKind::Geneve => crate::wire::geneve::PORT,
+        }
+    }
+
+    /// True for the UDP-based kinds.
+    pub const fn is_udp(self) -> bool {
+        !matches!(self, TunnelKind::Gre)
+    }
+}
+
+/// UDP header length.
+pub const UDP_LEN: usize = 8;
+/// The VXLAN/Geneve header rvs sends (Geneve without options).
+pub const UDP_TUNNEL_HDR_LEN: usize = 8;
+
+/// The tunnel settings of one tunnel port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GreConfig {
+pub struct TunnelConfig {
+    pub kind: TunnelKind,
+    /// UDP destination port (`dst_port`; VXLAN/Geneve only).
+    pub dst_port: u16,
     pub remote_ip: Ipv4Addr,
     /// Outer source address; also the only outer destination accepted when set.
     pub local_ip: Option<Ipv4Addr>,
@@ -96,7 +188,7 @@ fn parse_num(s: &str) -> Option<u64> {
     }
 }
 
-fn parse_key(opts: &BTreeMap<String, String>, name: &str) -> io::Result<KeyOpt> {
+fn parse_key(opts: &BTreeMap<String, String>, name: &str, kind: TunnelKind) -> io::Result<KeyOpt> {
     let (opt, v) = match opts.get(name) {
         Some(v) => (name, v),
         None => match opts.get("key") {
@@ -107,10 +199,14 @@ fn parse_key(opts: &BTreeMap<String, String>, name: &str) -> io::Result<KeyOpt> 
     if v == "flow" {
         return Ok(KeyOpt::Flow);
     }
-    match parse_num(v).map(u32::try_from) {
-        Some(Ok(k)) => Ok(KeyOpt::Fixed(k)),
-        _ => Err(invalid(format!(
+    match (kind, parse_num(v).map(u32::try_from)) {
+        (TunnelKind::Gre, Some(Ok(k))) => Ok(KeyOpt::Fixed(k)),
+        (_, Some(Ok(k))) if k <= 0x00ff_ffff => Ok(KeyOpt::Fixed(k)),
+        (TunnelKind::Gre, _) => Err(invalid(format!(
             "options:{opt}={v:?}: expected a 32-bit GRE key (decimal or 0x hex) or \"flow\""
+        ))),
+        (_, _) => Err(invalid(format!(
+            "options:{opt}={v:?}: expected a 24-bit VNI (0..16777215, decimal or 0x hex) or \"flow\""
         ))),
     }
 }
@@ -134,18 +230,34 @@ fn parse_ipv4(opt: &str, v: &str) -> io::Result<Ipv4Addr> {
     })
 }
 
-impl GreConfig {
-    /// Read a GRE interface's `options`. `remote_ip` is required; everything else has OVS's
-    /// default. Options GRE does not know are ignored (OVS only logs them). Errors are
-    /// `InvalidInput` naming the option.
-    pub fn from_options(opts: &BTreeMap<String, String>) -> io::Result<GreConfig> {
+impl TunnelConfig {
+    /// Read a tunnel interface's `options`. `remote_ip` is required; everything else has
+    /// OVS's default (VXLAN and Geneve send no UDP checksum unless `csum=true`, as OVS).
+    /// Options the kind does not know are ignored here (the control plane refuses them,
+    /// [`TunnelKind::options`]). Errors are `InvalidInput` naming the option.
+    pub fn from_options(
+        kind: TunnelKind,
+        opts: &BTreeMap<String, String>,
+    ) -> io::Result<TunnelConfig> {
         let remote_ip = match opts.get("remote_ip") {
             Some(v) => parse_ipv4("remote_ip", v)?,
             None => {
-                return Err(invalid(
-                    "options:remote_ip is required for a GRE tunnel".into(),
-                ))
+                return Err(invalid(format!(
+                    "options:remote_ip is required for a {} tunnel",
+                    kind.name().to_uppercase()
+                )))
             }
+        };
+        let dst_port = match (kind.is_udp(), opts.get("dst_port")) {
+            (true, Some(v)) => match parse_num(v).map(u16::try_from) {
+                Some(Ok(p)) if p != 0 => p,
+                _ => {
+                    return Err(invalid(format!(
+                        "options:dst_port={v:?}: expected a UDP port 1..65535"
+                    )))
+                }
+            },
+            _ => kind.default_dst_port(),
         };
         if remote_ip.is_unspecified() || remote_ip.is_multicast() || remote_ip.is_broadcast() {
             return Err(invalid(format!(
@@ -182,11 +294,13 @@ impl GreConfig {
                 }
             },
         };
-        Ok(GreConfig {
+        Ok(TunnelConfig {
+            kind,
+            dst_port,
             remote_ip,
             local_ip,
-            in_key: parse_key(opts, "in_key")?,
-            out_key: parse_key(opts, "out_key")?,
+            in_key: parse_key(opts, "in_key", kind)?,
+            out_key: parse_key(opts, "out_key", kind)?,
             csum: parse_bool(opts, "csum", false)?,
             ttl,
             tos,
@@ -208,10 +322,22 @@ impl GreConfig {
         }
     }
 
-    /// Outer IPv4 + GRE header length.
+    /// Outer header length: IPv4 + GRE, or IPv4 + UDP + VXLAN/Geneve.
     #[inline]
     pub fn header_len(&self) -> usize {
-        OUTER_IP_LEN + self.gre_repr().header_len()
+        match self.kind {
+            TunnelKind::Gre => OUTER_IP_LEN + self.gre_repr().header_len(),
+            TunnelKind::Vxlan | TunnelKind::Geneve => OUTER_IP_LEN + UDP_LEN + UDP_TUNNEL_HDR_LEN,
+        }
+    }
+
+    /// The key (GRE key, VXLAN/Geneve VNI) this tunnel sends, if any.
+    #[inline]
+    pub fn out_key(&self) -> Option<u32> {
+        match self.out_key {
+            KeyOpt::Fixed(k) => Some(k),
+            KeyOpt::None | KeyOpt::Flow => None,
+        }
     }
 
     /// Whether a packet from `src` to `dst` carrying `key` belongs to this tunnel.
@@ -222,84 +348,125 @@ impl GreConfig {
             && self.key_check(key).is_ok()
     }
 
-    fn key_check(&self, key: Option<u32>) -> Result<(), GreDrop> {
+    fn key_check(&self, key: Option<u32>) -> Result<(), TunnelDrop> {
         match (self.in_key, key) {
             (KeyOpt::Flow, _) => Ok(()),
             (KeyOpt::None, None | Some(0)) => Ok(()),
-            (KeyOpt::None, Some(_)) => Err(GreDrop::UnexpectedKey),
+            (KeyOpt::None, Some(_)) => Err(TunnelDrop::UnexpectedKey),
             (KeyOpt::Fixed(k), got) if got.unwrap_or(0) == k => Ok(()),
-            (KeyOpt::Fixed(_), None) => Err(GreDrop::MissingKey),
-            (KeyOpt::Fixed(_), Some(_)) => Err(GreDrop::BadKey),
+            (KeyOpt::Fixed(_), None) => Err(TunnelDrop::MissingKey),
+            (KeyOpt::Fixed(_), Some(_)) => Err(TunnelDrop::BadKey),
         }
     }
 }
 
-/// Why a received GRE packet was not delivered. Each has its own counter (`name()`).
+/// Why a received tunnel packet was not delivered. Each has its own counter per tunnel kind
+/// (`name()`), e.g. `gre_drop_bad_key`, `vxlan_drop_bad_key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum GreDrop {
-    /// Outer IPv4 or GRE header cut short, or an inner frame shorter than Ethernet.
+pub enum TunnelDrop {
+    /// Outer IPv4, GRE or VXLAN/Geneve header cut short, or an inner frame shorter than
+    /// Ethernet.
     Truncated,
-    /// Outer IPv4 that is not a whole GRE datagram (not protocol 47, a fragment).
+    /// Outer IPv4 that is not a whole GRE datagram (not protocol 47, a fragment), or Geneve
+    /// options whose lengths do not add up.
     Malformed,
     /// Not from `remote_ip` (or not to `local_ip` when that is set).
     SpoofedSource,
-    /// For another GRE port of this datapath (set by the port, not by `decap`).
+    /// For another tunnel port of this datapath (set by the port, not by `decap`).
     NotThisTunnel,
-    /// A non-zero key on a tunnel without `in_key`.
+    /// A non-zero key (VNI) on a tunnel without `in_key`.
     UnexpectedKey,
-    /// A key other than `in_key`.
+    /// A key (VNI) other than `in_key`.
     BadKey,
     /// No key on a tunnel whose `in_key` is non-zero.
     MissingKey,
-    /// GRE version other than 0.
+    /// GRE or Geneve version other than 0.
     BadVersion,
     /// The routing bit (RFC 1701 source routing) is set.
     Routing,
-    /// Strict source route, recursion control or reserved flag bits are set.
+    /// GRE: strict source route, recursion control or reserved flag bits are set. VXLAN: the
+    /// I flag is clear or reserved bits are set.
     UnknownFlags,
     /// The GRE checksum (C bit) does not verify.
     BadChecksum,
     /// The payload is not Ethernet (protocol ≠ 0x6558).
     BadProtocol,
+    /// Geneve: an option rvs does not understand has its critical bit set (RFC 8926).
+    CriticalOption,
 }
 
-impl GreDrop {
+impl TunnelDrop {
     /// Every reason, in counter order.
-    pub const ALL: [GreDrop; 12] = [
-        GreDrop::Truncated,
-        GreDrop::Malformed,
-        GreDrop::SpoofedSource,
-        GreDrop::NotThisTunnel,
-        GreDrop::UnexpectedKey,
-        GreDrop::BadKey,
-        GreDrop::MissingKey,
-        GreDrop::BadVersion,
-        GreDrop::Routing,
-        GreDrop::UnknownFlags,
-        GreDrop::BadChecksum,
-        GreDrop::BadProtocol,
+    pub const ALL: [TunnelDrop; 13] = [
+        TunnelDrop::Truncated,
+        TunnelDrop::Malformed,
+        TunnelDrop::SpoofedSource,
+        TunnelDrop::NotThisTunnel,
+        TunnelDrop::UnexpectedKey,
+        TunnelDrop::BadKey,
+        TunnelDrop::MissingKey,
+        TunnelDrop::BadVersion,
+        TunnelDrop::Routing,
+        TunnelDrop::UnknownFlags,
+        TunnelDrop::BadChecksum,
+        TunnelDrop::BadProtocol,
+        TunnelDrop::CriticalOption,
     ];
 
-    /// The counter name (as `coverage/show` would list it).
-    pub const fn name(self) -> &'static str {
-        match self {
-            GreDrop::Truncated => "gre_drop_truncated",
-            GreDrop::Malformed => "gre_drop_malformed",
-            GreDrop::SpoofedSource => "gre_drop_spoofed_source",
-            GreDrop::NotThisTunnel => "gre_not_this_tunnel",
-            GreDrop::UnexpectedKey => "gre_drop_unexpected_key",
-            GreDrop::BadKey => "gre_drop_bad_key",
-            GreDrop::MissingKey => "gre_drop_missing_key",
-            GreDrop::BadVersion => "gre_drop_bad_version",
-            GreDrop::Routing => "gre_drop_routing",
-            GreDrop::UnknownFlags => "gre_drop_unknown_flags",
-            GreDrop::BadChecksum => "gre_drop_bad_checksum",
-            GreDrop::BadProtocol => "gre_drop_bad_protocol",
-        }
+    /// The counter name for tunnels of `kind` (as `coverage/show` lists it).
+    pub const fn name(self, kind: TunnelKind) -> &'static str {
+        const NAMES: [[&str; 13]; 3] = [
+            [
+                "gre_drop_truncated",
+                "gre_drop_malformed",
+                "gre_drop_spoofed_source",
+                "gre_not_this_tunnel",
+                "gre_drop_unexpected_key",
+                "gre_drop_bad_key",
+                "gre_drop_missing_key",
+                "gre_drop_bad_version",
+                "gre_drop_routing",
+                "gre_drop_unknown_flags",
+                "gre_drop_bad_checksum",
+                "gre_drop_bad_protocol",
+                "gre_drop_critical_option",
+            ],
+            [
+                "vxlan_drop_truncated",
+                "vxlan_drop_malformed",
+                "vxlan_drop_spoofed_source",
+                "vxlan_not_this_tunnel",
+                "vxlan_drop_unexpected_key",
+                "vxlan_drop_bad_key",
+                "vxlan_drop_missing_key",
+                "vxlan_drop_bad_version",
+                "vxlan_drop_routing",
+                "vxlan_drop_unknown_flags",
+                "vxlan_drop_bad_checksum",
+                "vxlan_drop_bad_protocol",
+                "vxlan_drop_critical_option",
+            ],
+            [
+                "geneve_drop_truncated",
+                "geneve_drop_malformed",
+                "geneve_drop_spoofed_source",
+                "geneve_not_this_tunnel",
+                "geneve_drop_unexpected_key",
+                "geneve_drop_bad_key",
+                "geneve_drop_missing_key",
+                "geneve_drop_bad_version",
+                "geneve_drop_routing",
+                "geneve_drop_unknown_flags",
+                "geneve_drop_bad_checksum",
+                "geneve_drop_bad_protocol",
+                "geneve_drop_critical_option",
+            ],
+        ];
+        NAMES[kind as usize][self as usize]
     }
 
-    /// Index into a `[u64; GreDrop::ALL.len()]` counter array.
+    /// Index into a `[u64; TunnelDrop::ALL.len()]` counter array.
     #[inline]
     pub const fn index(self) -> usize {
         self as usize
@@ -310,7 +477,10 @@ impl GreDrop {
     pub fn is_demux(self) -> bool {
         matches!(
             self,
-            GreDrop::SpoofedSource | GreDrop::UnexpectedKey | GreDrop::BadKey | GreDrop::MissingKey
+            TunnelDrop::SpoofedSource
+                | TunnelDrop::UnexpectedKey
+                | TunnelDrop::BadKey
+                | TunnelDrop::MissingKey
         )
     }
 }
@@ -334,43 +504,43 @@ pub fn peek(pkt: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, Option<u32>)> {
 
 /// Check a received outer IPv4 + GRE packet (as a raw socket returns it) against `cfg` and
 /// locate the inner Ethernet frame. Sequence numbers are accepted and ignored.
-pub fn decap(pkt: &[u8], cfg: &GreConfig) -> Result<Decapped, GreDrop> {
+pub fn decap(pkt: &[u8], cfg: &TunnelConfig) -> Result<Decapped, TunnelDrop> {
     let ip = Ipv4Packet::new_checked(pkt).map_err(|e| match e {
-        crate::wire::WireError::Truncated => GreDrop::Truncated,
-        crate::wire::WireError::Malformed => GreDrop::Malformed,
+        crate::wire::WireError::Truncated => TunnelDrop::Truncated,
+        crate::wire::WireError::Malformed => TunnelDrop::Malformed,
     })?;
     if ip.protocol() != proto::GRE || ip.is_fragment() {
-        return Err(GreDrop::Malformed);
+        return Err(TunnelDrop::Malformed);
     }
     if ip.src() != cfg.remote_ip || cfg.local_ip.is_some_and(|l| l != ip.dst()) {
-        return Err(GreDrop::SpoofedSource);
+        return Err(TunnelDrop::SpoofedSource);
     }
     let payload = ip.payload();
     if payload.len() < gre::BASE_LEN {
-        return Err(GreDrop::Truncated);
+        return Err(TunnelDrop::Truncated);
     }
     let flags = be16(payload, 0);
     if flags & 0x7 != 0 {
-        return Err(GreDrop::BadVersion);
+        return Err(TunnelDrop::BadVersion);
     }
     if flags & gre::FLAG_R != 0 {
-        return Err(GreDrop::Routing);
+        return Err(TunnelDrop::Routing);
     }
     if flags & gre::FLAGS_UNKNOWN != 0 {
-        return Err(GreDrop::UnknownFlags);
+        return Err(TunnelDrop::UnknownFlags);
     }
-    let g = GreHeader::new_checked(payload).map_err(|_| GreDrop::Truncated)?;
+    let g = GreHeader::new_checked(payload).map_err(|_| TunnelDrop::Truncated)?;
     cfg.key_check(g.key())?;
     if g.protocol() != EtherType::TEB {
-        return Err(GreDrop::BadProtocol);
+        return Err(TunnelDrop::BadProtocol);
     }
     if !g.checksum_ok() {
-        return Err(GreDrop::BadChecksum);
+        return Err(TunnelDrop::BadChecksum);
     }
     let start = ip.header_len() + g.header_len();
     let end = usize::from(ip.total_len());
     if end < start + crate::wire::ethernet::HEADER_LEN {
-        return Err(GreDrop::Truncated);
+        return Err(TunnelDrop::Truncated);
     }
     Ok(Decapped {
         inner: start..end,
@@ -382,8 +552,108 @@ pub fn decap(pkt: &[u8], cfg: &GreConfig) -> Result<Decapped, GreDrop> {
             ttl: ip.ttl(),
             df: ip.dont_frag(),
             csum: g.has_checksum(),
+            tp_dst: None,
         },
     })
+}
+
+/// A VXLAN/Geneve datagram's tunnel header, checked: its VNI and where the inner Ethernet
+/// frame sits in `payload` (the UDP payload, as a UDP socket returns it).
+pub fn udp_decap(payload: &[u8], kind: TunnelKind) -> Result<(u32, Range<usize>), TunnelDrop> {
+    let (vni, start) = match kind {
+        TunnelKind::Vxlan => {
+            let h = crate::wire::vxlan::VxlanHeader::new_checked(payload)
+                .map_err(|_| TunnelDrop::Truncated)?;
+            // The I flag must be set and no other flag (Linux drops the same); the reserved
+            // fields are ignored on receipt (RFC 7348).
+            if h.flags() != crate::wire::vxlan::FLAG_I {
+                return Err(TunnelDrop::UnknownFlags);
+            }
+            (h.vni(), crate::wire::vxlan::HEADER_LEN)
+        }
+        TunnelKind::Geneve => {
+            use crate::wire::geneve::{GeneveHeader, PROTO_ETHERNET};
+            let h = GeneveHeader::new_checked(payload).map_err(|_| TunnelDrop::Truncated)?;
+            if h.version() != 0 {
+                return Err(TunnelDrop::BadVersion);
+            }
+            if h.protocol() != PROTO_ETHERNET {
+                return Err(TunnelDrop::BadProtocol);
+            }
+            match h.critical_option() {
+                Ok(None) => {}
+                Ok(Some(_)) => return Err(TunnelDrop::CriticalOption),
+                Err(_) => return Err(TunnelDrop::Malformed),
+            }
+            (h.vni(), h.header_len())
+        }
+        TunnelKind::Gre => return Err(TunnelDrop::Malformed),
+    };
+    if payload.len() < start + crate::wire::ethernet::HEADER_LEN {
+        return Err(TunnelDrop::Truncated);
+    }
+    Ok((vni, start..payload.len()))
+}
+
+/// Prepend the VXLAN or Geneve header (VNI = the tunnel's output key, 0 without one) to `p`;
+/// the UDP socket adds UDP and IPv4. Returns the datagram's payload length.
+pub fn udp_encap(p: &mut Packet, cfg: &TunnelConfig) -> Result<usize, EncapError> {
+    let vni = cfg.out_key().unwrap_or(0);
+    let Some(h) = p.push_front(UDP_TUNNEL_HDR_LEN) else {
+        return Err(EncapError::NoHeadroom);
+    };
+    match cfg.kind {
+        TunnelKind::Vxlan => crate::wire::vxlan::emit(h, vni),
+        TunnelKind::Geneve => crate::wire::geneve::emit(h, vni),
+        TunnelKind::Gre => return Err(EncapError::NoHeadroom),
+    }
+    if p.len() + OUTER_IP_LEN + UDP_LEN > usize::from(u16::MAX) {
+        let _ = p.pull_front(UDP_TUNNEL_HDR_LEN);
+        return Err(EncapError::TooBig);
+    }
+    Ok(p.len())
+}
+
+/// The datagrams of a buffer a UDP socket returned: one, or (`UDP_GRO`) consecutive
+/// `gso_size`-byte datagrams, the last possibly shorter.
+pub fn gro_datagrams(len: usize, gso_size: Option<usize>) -> impl Iterator<Item = Range<usize>> {
+    let seg = gso_size.filter(|&g| g > 0 && g < len).unwrap_or(len.max(1));
+    (0..len).step_by(seg).map(move |at| at..(at + seg).min(len))
+}
+
+/// Check a VXLAN/Geneve datagram `payload` from `src` to `dst` against the tunnels sharing
+/// its UDP socket: the index of the one it belongs to, its VNI and where its inner frame
+/// sits; or why it is dropped (a key mismatch on a known remote rather than "spoofed" when
+/// any member knows the remote).
+pub fn udp_demux(
+    payload: &[u8],
+    kind: TunnelKind,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    members: impl IntoIterator<Item = TunnelConfig>,
+) -> Result<(usize, u32, Range<usize>), TunnelDrop> {
+    let (vni, inner) = udp_decap(payload, kind)?;
+    let mut best = TunnelDrop::SpoofedSource;
+    for (i, m) in members.into_iter().enumerate() {
+        match m.check_udp(src, dst, vni) {
+            Ok(()) => return Ok((i, vni, inner)),
+            Err(TunnelDrop::SpoofedSource) => {}
+            Err(other) => best = other,
+        }
+    }
+    Err(best)
+}
+
+impl TunnelConfig {
+    /// Whether a VXLAN/Geneve datagram from `src` to `dst` with `vni` is this tunnel's, and
+    /// if not, why (the most specific reason: a known remote with another VNI is a key
+    /// mismatch, an unknown remote is spoofed).
+    pub fn check_udp(&self, src: Ipv4Addr, dst: Ipv4Addr, vni: u32) -> Result<(), TunnelDrop> {
+        if src != self.remote_ip || self.local_ip.is_some_and(|l| l != dst) {
+            return Err(TunnelDrop::SpoofedSource);
+        }
+        self.key_check(Some(vni))
+    }
 }
 
 /// Inner IP DSCP/ECN and TTL of an Ethernet frame, when it carries IPv4 or IPv6.
@@ -399,7 +669,7 @@ fn inner_tos_ttl(frame: &[u8]) -> Option<(u8, u8)> {
 
 /// The outer TOS and TTL for `frame` under `cfg`, OVS's way: DSCP fixed or inherited, ECN
 /// always inherited (CE sent as ECT(0)), TTL fixed or inherited.
-pub fn outer_tos_ttl(frame: &[u8], cfg: &GreConfig) -> (u8, u8) {
+pub fn outer_tos_ttl(frame: &[u8], cfg: &TunnelConfig) -> (u8, u8) {
     let inner = inner_tos_ttl(frame);
     let mut tos = match (cfg.tos, inner) {
         (Inherit::Fixed(t), _) => t,
@@ -432,7 +702,7 @@ pub enum EncapError {
 /// the id is 0, like OVS and Linux). Returns the outer packet length.
 pub fn encap(
     p: &mut Packet,
-    cfg: &GreConfig,
+    cfg: &TunnelConfig,
     src: Ipv4Addr,
     outer_ident: u16,
 ) -> Result<usize, EncapError> {
@@ -482,7 +752,7 @@ pub enum TxDecision {
 /// to the inner sender is the path MTU minus outer IPv4, GRE and the inner L2 header (VLAN
 /// tags included) — 1462 for a plain tunnel over a 1500-byte underlay, as Linux computes it
 /// for bridged tunnels.
-pub fn tx_decision(frame: &[u8], cfg: &GreConfig, path_mtu: usize) -> TxDecision {
+pub fn tx_decision(frame: &[u8], cfg: &TunnelConfig, path_mtu: usize) -> TxDecision {
     let hl = cfg.header_len();
     if hl + frame.len() <= path_mtu {
         return TxDecision::Send;
@@ -675,10 +945,10 @@ mod tests {
     const R: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 2);
     const L: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 1);
 
-    fn cfg(kv: &[(&str, &str)]) -> GreConfig {
+    fn cfg(kv: &[(&str, &str)]) -> TunnelConfig {
         let mut o = opts(kv);
         o.entry("remote_ip".into()).or_insert_with(|| R.to_string());
-        GreConfig::from_options(&o).unwrap()
+        TunnelConfig::from_options(TunnelKind::Gre, &o).unwrap()
     }
 
     #[test]
@@ -686,7 +956,9 @@ mod tests {
         let c = cfg(&[]);
         assert_eq!(
             c,
-            GreConfig {
+            TunnelConfig {
+                kind: TunnelKind::Gre,
+                dst_port: 0,
                 remote_ip: R,
                 local_ip: None,
                 in_key: KeyOpt::None,
@@ -766,7 +1038,7 @@ mod tests {
                 "df_default",
             ),
         ] {
-            let e = GreConfig::from_options(&opts(&kv)).unwrap_err();
+            let e = TunnelConfig::from_options(TunnelKind::Gre, &opts(&kv)).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
             assert!(e.to_string().contains(opt), "{kv:?}: {e}");
         }
@@ -820,7 +1092,7 @@ mod tests {
         f
     }
 
-    fn encapped(c: &GreConfig, inner: &[u8]) -> Vec<u8> {
+    fn encapped(c: &TunnelConfig, inner: &[u8]) -> Vec<u8> {
         let mut p = Packet::from_bytes(inner);
         encap(&mut p, c, R, 0).unwrap();
         // Outer packets come *from* the remote in these tests: swap addresses via src = R.
@@ -871,7 +1143,7 @@ mod tests {
     }
 
     /// Build a hostile variant of a good packet and expect `want`.
-    fn expect_drop(c: &GreConfig, pkt: &[u8], want: GreDrop) {
+    fn expect_drop(c: &TunnelConfig, pkt: &[u8], want: TunnelDrop) {
         assert_eq!(decap(pkt, c).unwrap_err(), want, "{pkt:02x?}");
     }
 
@@ -893,13 +1165,13 @@ mod tests {
         let mut p = good.clone();
         p[15] = 99;
         refix_ip(&mut p);
-        expect_drop(&plain, &p, GreDrop::SpoofedSource);
+        expect_drop(&plain, &p, TunnelDrop::SpoofedSource);
         let local = cfg(&[("local_ip", "10.201.0.9")]);
-        expect_drop(&local, &good, GreDrop::SpoofedSource);
+        expect_drop(&local, &good, TunnelDrop::SpoofedSource);
         // Keys: present on keyless, wrong, missing; key 0 equals no key.
-        expect_drop(&plain, &good_keyed, GreDrop::UnexpectedKey);
-        expect_drop(&cfg(&[("key", "1")]), &good_keyed, GreDrop::BadKey);
-        expect_drop(&keyed, &good, GreDrop::MissingKey);
+        expect_drop(&plain, &good_keyed, TunnelDrop::UnexpectedKey);
+        expect_drop(&cfg(&[("key", "1")]), &good_keyed, TunnelDrop::BadKey);
+        expect_drop(&keyed, &good, TunnelDrop::MissingKey);
         let zero = encapped(&cfg(&[("key", "0")]), &inner);
         assert!(decap(&zero, &plain).is_ok());
         assert!(decap(&good, &cfg(&[("key", "0")])).is_ok());
@@ -907,11 +1179,11 @@ mod tests {
         assert!(decap(&good, &cfg(&[("in_key", "flow")])).is_ok());
         // Version, routing, unknown flags, protocol.
         for (bits, want) in [
-            (0x0001u16, GreDrop::BadVersion),
-            (gre::FLAG_R, GreDrop::Routing),
-            (0x0800, GreDrop::UnknownFlags),
-            (0x0080, GreDrop::UnknownFlags),
-            (0x0008, GreDrop::UnknownFlags),
+            (0x0001u16, TunnelDrop::BadVersion),
+            (gre::FLAG_R, TunnelDrop::Routing),
+            (0x0800, TunnelDrop::UnknownFlags),
+            (0x0080, TunnelDrop::UnknownFlags),
+            (0x0008, TunnelDrop::UnknownFlags),
         ] {
             let mut p = good.clone();
             let f = be16(&p, 20) | bits;
@@ -920,12 +1192,12 @@ mod tests {
         }
         let mut p = good.clone();
         put16(&mut p, 22, 0x0800);
-        expect_drop(&plain, &p, GreDrop::BadProtocol);
+        expect_drop(&plain, &p, TunnelDrop::BadProtocol);
         // Bad checksum.
         let mut p = good_csum.clone();
         let last = p.len() - 1;
         p[last] ^= 0x55;
-        expect_drop(&plain, &p, GreDrop::BadChecksum);
+        expect_drop(&plain, &p, TunnelDrop::BadChecksum);
         assert!(decap(&good_csum, &plain).is_ok());
         // Sequence numbers are accepted and ignored.
         let mut p = vec![0u8; 28];
@@ -952,10 +1224,10 @@ mod tests {
         // Not GRE, fragments.
         let mut p = good.clone();
         p[9] = 17;
-        expect_drop(&plain, &p, GreDrop::Malformed);
+        expect_drop(&plain, &p, TunnelDrop::Malformed);
         let mut p = good.clone();
         put16(&mut p, 6, ipv4::FLAG_MF);
-        expect_drop(&plain, &p, GreDrop::Malformed);
+        expect_drop(&plain, &p, TunnelDrop::Malformed);
         // Truncation anywhere: never a panic, never a delivery of a short inner frame.
         for hdr in [&good, &good_keyed, &good_csum] {
             for cut in 0..hdr.len() {
@@ -968,20 +1240,23 @@ mod tests {
                     Err(e) => assert!(
                         matches!(
                             e,
-                            GreDrop::Truncated | GreDrop::Malformed | GreDrop::BadChecksum
+                            TunnelDrop::Truncated | TunnelDrop::Malformed | TunnelDrop::BadChecksum
                         ),
                         "cut {cut}: {e:?}"
                     ),
                 }
             }
         }
-        expect_drop(&plain, &good[..23], GreDrop::Truncated);
+        expect_drop(&plain, &good[..23], TunnelDrop::Truncated);
         let mut p = good_keyed[..26].to_vec();
         put16(&mut p, 2, 26);
-        expect_drop(&keyed, &p, GreDrop::Truncated);
-        let names: Vec<&str> = GreDrop::ALL.iter().map(|d| d.name()).collect();
+        expect_drop(&keyed, &p, TunnelDrop::Truncated);
+        let names: Vec<&str> = TunnelDrop::ALL
+            .iter()
+            .map(|d| d.name(TunnelKind::Gre))
+            .collect();
         assert!(names.contains(&"gre_drop_bad_key") && names.contains(&"gre_not_this_tunnel"));
-        for (i, d) in GreDrop::ALL.iter().enumerate() {
+        for (i, d) in TunnelDrop::ALL.iter().enumerate() {
             assert_eq!(d.index(), i);
         }
     }

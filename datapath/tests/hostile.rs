@@ -12,7 +12,7 @@
 //!   IPv4 header checksum and oversize frames pass unchanged as L2;
 //! - GRE with a bad version, routing or unknown flags, a bad checksum, a wrong protocol,
 //!   truncated at each layer, a fragment, a spoofed source or a wrong/missing/unexpected key
-//!   is refused by `tunnel::decap` with its own named `GreDrop`;
+//!   is refused by `tunnel::decap` with its own named `TunnelDrop`;
 //! - a flood of 1 M frames with random source MACs into one port keeps the FDB at its bound,
 //!   and hosts learned on other ports keep being forwarded as unicast throughout (fair
 //!   eviction). The time taken is printed.
@@ -21,7 +21,7 @@ use rvs_datapath::dpif::{Dpif, DpifConfig, PortKind, PortOpener, PortSpec};
 use rvs_datapath::packet::MAX_FRAME;
 use rvs_datapath::pipeline::DropReason;
 use rvs_datapath::port::{MemPort, MemPortHandle, Port};
-use rvs_datapath::tunnel::{self, GreConfig, GreDrop};
+use rvs_datapath::tunnel::{self, TunnelConfig, TunnelDrop, TunnelKind};
 use rvs_datapath::wire::ethernet::{emit, EtherType, MacAddr};
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -342,14 +342,14 @@ fn gre_packets(file: &str) -> Vec<Vec<u8>> {
     out
 }
 
-fn gre_cfg(opts: &[(&str, &str)]) -> GreConfig {
+fn gre_cfg(opts: &[(&str, &str)]) -> TunnelConfig {
     let mut o: BTreeMap<String, String> = opts
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     o.entry("remote_ip".into())
         .or_insert_with(|| "192.0.2.1".into());
-    GreConfig::from_options(&o).unwrap()
+    TunnelConfig::from_options(TunnelKind::Gre, &o).unwrap()
 }
 
 /// Recompute the outer IPv4 header checksum after a tweak (the kernel would refuse a bad
@@ -381,33 +381,33 @@ fn hostile_gre_is_refused_with_named_reasons() {
         f(&mut q);
         q
     };
-    let cases: Vec<(&str, Vec<u8>, &GreConfig, GreDrop, &str)> = vec![
+    let cases: Vec<(&str, Vec<u8>, &TunnelConfig, TunnelDrop, &str)> = vec![
         (
             "GRE version 1",
             tweak(plain, &|q| q[21] |= 1),
             &any,
-            GreDrop::BadVersion,
+            TunnelDrop::BadVersion,
             "gre_drop_bad_version",
         ),
         (
             "routing bit",
             tweak(plain, &|q| q[20] |= 0x40),
             &any,
-            GreDrop::Routing,
+            TunnelDrop::Routing,
             "gre_drop_routing",
         ),
         (
             "strict source route bit",
             tweak(plain, &|q| q[20] |= 0x08),
             &any,
-            GreDrop::UnknownFlags,
+            TunnelDrop::UnknownFlags,
             "gre_drop_unknown_flags",
         ),
         (
             "recursion control bits",
             tweak(plain, &|q| q[20] |= 0x07),
             &any,
-            GreDrop::UnknownFlags,
+            TunnelDrop::UnknownFlags,
             "gre_drop_unknown_flags",
         ),
         (
@@ -417,21 +417,21 @@ fn hostile_gre_is_refused_with_named_reasons() {
                 q[n] ^= 0xff;
             }),
             &with_csum,
-            GreDrop::BadChecksum,
+            TunnelDrop::BadChecksum,
             "gre_drop_bad_checksum",
         ),
         (
             "protocol IPv4, not Ethernet",
             tweak(plain, &|q| q[22..24].copy_from_slice(&[0x08, 0x00])),
             &any,
-            GreDrop::BadProtocol,
+            TunnelDrop::BadProtocol,
             "gre_drop_bad_protocol",
         ),
         (
             "outer IPv4 cut short",
             plain[..19].to_vec(),
             &any,
-            GreDrop::Truncated,
+            TunnelDrop::Truncated,
             "gre_drop_truncated",
         ),
         (
@@ -442,7 +442,7 @@ fn hostile_gre_is_refused_with_named_reasons() {
                 fix_ip_csum(q);
             }),
             &any,
-            GreDrop::Truncated,
+            TunnelDrop::Truncated,
             "gre_drop_truncated",
         ),
         (
@@ -454,7 +454,7 @@ fn hostile_gre_is_refused_with_named_reasons() {
                 fix_ip_csum(q);
             }),
             &any,
-            GreDrop::Truncated,
+            TunnelDrop::Truncated,
             "gre_drop_truncated",
         ),
         (
@@ -465,7 +465,7 @@ fn hostile_gre_is_refused_with_named_reasons() {
                 fix_ip_csum(q);
             }),
             &any,
-            GreDrop::Truncated,
+            TunnelDrop::Truncated,
             "gre_drop_truncated",
         ),
         (
@@ -475,7 +475,7 @@ fn hostile_gre_is_refused_with_named_reasons() {
                 fix_ip_csum(q);
             }),
             &any,
-            GreDrop::Malformed,
+            TunnelDrop::Malformed,
             "gre_drop_malformed",
         ),
         (
@@ -485,7 +485,7 @@ fn hostile_gre_is_refused_with_named_reasons() {
                 fix_ip_csum(q);
             }),
             &any,
-            GreDrop::Malformed,
+            TunnelDrop::Malformed,
             "gre_drop_malformed",
         ),
         (
@@ -495,40 +495,40 @@ fn hostile_gre_is_refused_with_named_reasons() {
                 fix_ip_csum(q);
             }),
             &any,
-            GreDrop::SpoofedSource,
+            TunnelDrop::SpoofedSource,
             "gre_drop_spoofed_source",
         ),
         (
             "wrong key",
             keyed.clone(),
             &other_key,
-            GreDrop::BadKey,
+            TunnelDrop::BadKey,
             "gre_drop_bad_key",
         ),
         (
             "missing key",
             plain.clone(),
             &key,
-            GreDrop::MissingKey,
+            TunnelDrop::MissingKey,
             "gre_drop_missing_key",
         ),
         (
             "unexpected key",
             keyed.clone(),
             &any,
-            GreDrop::UnexpectedKey,
+            TunnelDrop::UnexpectedKey,
             "gre_drop_unexpected_key",
         ),
     ];
     for (what, pkt, cfg, want, name) in cases {
         assert_eq!(tunnel::decap(&pkt, cfg).err(), Some(want), "{what}");
-        assert_eq!(want.name(), name, "{what}");
+        assert_eq!(want.name(TunnelKind::Gre), name, "{what}");
     }
     // A packet to another local address is refused when local_ip is set.
     let local = gre_cfg(&[("local_ip", "192.0.2.99")]);
     assert_eq!(
         tunnel::decap(plain, &local).err(),
-        Some(GreDrop::SpoofedSource)
+        Some(TunnelDrop::SpoofedSource)
     );
     // Every truncation of a good packet is refused without a panic.
     for n in 0..plain.len() {

@@ -12,8 +12,9 @@ mod support;
 use rvs_datapath::offload;
 use rvs_datapath::packet::{Batch, Offload, Packet, PacketPool, GSO_TCPV4};
 use rvs_datapath::port::gre::GrePort;
+use rvs_datapath::port::udptun::UdpTunnelPort;
 use rvs_datapath::port::Port;
-use rvs_datapath::tunnel::{self, GreConfig, GreDrop};
+use rvs_datapath::tunnel::{self, TunnelConfig, TunnelDrop, TunnelKind};
 use rvs_datapath::wire::gre::GreHeader;
 use rvs_datapath::wire::ipv4::{Ipv4Packet, Ipv4Repr, FLAG_DF};
 use rvs_datapath::wire::{checksum, l4, EtherType};
@@ -51,7 +52,7 @@ fn encap_reproduces_ovs_bytes_and_decap_accepts_every_captured_frame() {
             // Encap from the sender's point of view: remote = captured destination.
             let mut o = opts(kv);
             o.insert("remote_ip".into(), ip.dst().to_string());
-            let tx = GreConfig::from_options(&o).unwrap();
+            let tx = TunnelConfig::from_options(TunnelKind::Gre, &o).unwrap();
             let mut p = Packet::from_bytes(inner);
             let len = tunnel::encap(&mut p, &tx, ip.src(), 0x5555).unwrap();
             assert_eq!(len, outer.len());
@@ -59,7 +60,7 @@ fn encap_reproduces_ovs_bytes_and_decap_accepts_every_captured_frame() {
             // Decap from the receiver's point of view: remote = captured source.
             o.insert("remote_ip".into(), ip.src().to_string());
             o.insert("local_ip".into(), ip.dst().to_string());
-            let rx = GreConfig::from_options(&o).unwrap();
+            let rx = TunnelConfig::from_options(TunnelKind::Gre, &o).unwrap();
             let d = tunnel::decap(outer, &rx).unwrap();
             assert_eq!(&outer[d.inner.clone()], inner, "{file}#{n}");
             assert_eq!(
@@ -71,17 +72,17 @@ fn encap_reproduces_ovs_bytes_and_decap_accepts_every_captured_frame() {
             let mut wrong = o.clone();
             wrong.insert("key".into(), "99".into());
             let want = if gre.key().is_some() {
-                GreDrop::BadKey
+                TunnelDrop::BadKey
             } else {
-                GreDrop::MissingKey
+                TunnelDrop::MissingKey
             };
-            let w = GreConfig::from_options(&wrong).unwrap();
+            let w = TunnelConfig::from_options(TunnelKind::Gre, &wrong).unwrap();
             assert_eq!(tunnel::decap(outer, &w).unwrap_err(), want);
             wrong.insert("remote_ip".into(), "10.9.9.9".into());
-            let w = GreConfig::from_options(&wrong).unwrap();
+            let w = TunnelConfig::from_options(TunnelKind::Gre, &wrong).unwrap();
             assert_eq!(
                 tunnel::decap(outer, &w).unwrap_err(),
-                GreDrop::SpoofedSource
+                TunnelDrop::SpoofedSource
             );
             total += 1;
         }
@@ -91,8 +92,11 @@ fn encap_reproduces_ovs_bytes_and_decap_accepts_every_captured_frame() {
 
 #[test]
 fn decap_never_panics_on_mutated_captures() {
-    let cfg =
-        GreConfig::from_options(&opts(&[("remote_ip", "192.0.2.1"), ("key", "flow")])).unwrap();
+    let cfg = TunnelConfig::from_options(
+        TunnelKind::Gre,
+        &opts(&[("remote_ip", "192.0.2.1"), ("key", "flow")]),
+    )
+    .unwrap();
     let mut seed = 0x1234_5678u32;
     for (file, _) in VARIANTS {
         for f in pcap_frames(&testdata(file)).iter().take(5) {
@@ -181,7 +185,7 @@ fn tcp_frame(payload: usize) -> Vec<u8> {
 }
 
 /// Receive until `want` frames arrived (3 s at most), or for 300 ms when none are expected.
-fn rx_all(port: &mut GrePort, pool: &mut PacketPool, want: usize) -> Vec<Packet> {
+fn rx_all(port: &mut dyn Port, pool: &mut PacketPool, want: usize) -> Vec<Packet> {
     let mut got = vec![];
     let t = std::time::Instant::now();
     let limit = std::time::Duration::from_millis(if want == 0 { 300 } else { 3000 });
@@ -193,8 +197,8 @@ fn rx_all(port: &mut GrePort, pool: &mut PacketPool, want: usize) -> Vec<Packet>
     got
 }
 
-fn counter(port: &GrePort, name: &str) -> u64 {
-    port.counters()
+fn counter(port: &dyn Port, name: &str) -> u64 {
+    port.named_counters()
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, v)| *v)
@@ -359,4 +363,118 @@ fn bad_options_fail_open_with_the_option_named() {
         "{e}"
     );
     assert!(rvs_datapath::port::gre::open("gre9", &opts(&[]), 1).is_err());
+}
+
+/// A 64 KB TCP super-frame (partial checksum, TSO metadata) of `segs` segments of `mss`.
+fn tso_frame(mss: usize, segs: usize) -> Packet {
+    let mut sf = Packet::from_bytes(&tcp_frame(mss * segs));
+    let csum_at = 34 + 16;
+    let partial = l4::partial_value(sf.data()).unwrap();
+    sf.data_mut()[csum_at..csum_at + 2].copy_from_slice(&partial.to_be_bytes());
+    sf.meta.offload = Offload {
+        needs_csum: true,
+        data_valid: false,
+        gso_type: GSO_TCPV4,
+        hdr_len: 54,
+        gso_size: mss as u16,
+        csum_start: 34,
+        csum_offset: 16,
+    };
+    sf
+}
+
+/// VXLAN and Geneve ports talking to themselves over loopback through real UDP sockets: small
+/// frames round-trip with the VNI and UDP port in the tunnel metadata; a TSO super-frame
+/// leaves as UDP_SEGMENT sends and comes back coalesced (UDP_GRO, then software GRO), every
+/// segment with a valid checksum; an oversize DF frame gets ICMP "fragmentation needed"
+/// advertising path MTU − 50; two tunnels sharing the UDP port are told apart by VNI, the one
+/// that did not read the socket being woken through its poll descriptor.
+#[test]
+fn udp_tunnel_ports_over_loopback() {
+    if rvs_testkit::skip_unless_root("udp_tunnel_ports_over_loopback") {
+        return;
+    }
+    in_private_netns(1500, || {
+        for (kind, ty) in [(TunnelKind::Vxlan, "vxlan"), (TunnelKind::Geneve, "geneve")] {
+            let o5 = opts(&[("remote_ip", "127.0.0.1"), ("key", "5")]);
+            let o6 = opts(&[("remote_ip", "127.0.0.1"), ("key", "6")]);
+            let mut a = UdpTunnelPort::open("t5", kind, &o5, 5).unwrap();
+            let mut b = UdpTunnelPort::open("t6", kind, &o6, 6).unwrap();
+            assert_eq!(a.rx_affinity(), b.rx_affinity(), "one PMD polls both");
+            assert_eq!(a.path_mtu(), 1500);
+            let mut pool = PacketPool::new(512);
+            let small = tcp_frame(100);
+            let mut batch = Batch::new();
+            for _ in 0..3 {
+                batch.push(Packet::from_bytes(&small)).unwrap();
+            }
+            assert_eq!(a.tx_burst(&mut batch, &mut pool), 3);
+            let got = rx_all(&mut a, &mut pool, 3);
+            assert_eq!(got.len(), 3, "{ty}");
+            for p in &got {
+                assert_eq!(p.data(), &small[..]);
+                assert_eq!(p.meta.in_port, 5);
+                let t = p.meta.tunnel.unwrap();
+                assert_eq!((t.key, t.tp_dst), (Some(5), Some(kind.default_dst_port())));
+                assert_eq!(t.src, Ipv4Addr::LOCALHOST);
+            }
+            got.into_iter().for_each(|p| pool.put(p));
+
+            // VNI 6 through port b: a reads the socket (b is not polled), b's inbox gets it
+            // and its poll descriptor turns readable.
+            batch.push(Packet::from_bytes(&small)).unwrap();
+            assert_eq!(b.tx_burst(&mut batch, &mut pool), 1);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(rx_all(&mut a, &mut pool, 0).is_empty(), "VNI 6 is not a's");
+            assert!(readable(b.poll_fd().unwrap()), "b woken for its frame");
+            let got = rx_all(&mut b, &mut pool, 1);
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].meta.in_port, 6);
+            got.into_iter().for_each(|p| pool.put(p));
+
+            // A TSO super-frame: inner segments sized for the 1450-byte tunnel MTU leave in
+            // UDP_SEGMENT sends and arrive coalesced.
+            let mss = 1500 - 50 - 14 - 40 + 14;
+            let mss = mss - 14;
+            batch.push(tso_frame(mss, 30)).unwrap();
+            assert_eq!(a.tx_burst(&mut batch, &mut pool), 30, "{ty}");
+            let sends = counter(&a, &format!("{ty}_tx_udp_gso_sends"));
+            assert!(sends >= 1 && counter(&a, &format!("{ty}_tx_udp_gso_segments")) == 30);
+            let mut segs = vec![];
+            let t = std::time::Instant::now();
+            while segs.len() < 30 && t.elapsed() < std::time::Duration::from_secs(3) {
+                for p in rx_all(&mut a, &mut pool, 1) {
+                    let mut oc = offload::OffloadCounters::default();
+                    offload::prepare_tx(p, false, &mut pool, &mut oc, &mut |s, pool| {
+                        segs.push(s.data().to_vec());
+                        pool.put(s);
+                    });
+                }
+            }
+            assert_eq!(segs.len(), 30, "{ty}");
+            for s in &segs {
+                assert!(l4::verify(s).unwrap());
+                assert_eq!(s.len(), 54 + mss);
+            }
+            assert!(
+                counter(&a, &format!("{ty}_rx_gro_superframes")) > 0,
+                "{ty}: merged on receive"
+            );
+
+            // Oversize with DF: ICMP frag-needed advertising 1500 - 50.
+            batch
+                .push(Packet::from_bytes(&tcp_frame(1500 - 40)))
+                .unwrap();
+            assert_eq!(a.tx_burst(&mut batch, &mut pool), 0);
+            assert!(readable(a.poll_fd().unwrap()));
+            let got = rx_all(&mut a, &mut pool, 1);
+            assert_eq!(got.len(), 1);
+            let ip = Ipv4Packet::new_checked(&got[0].data()[14..]).unwrap();
+            let icmp = ip.payload();
+            let mtu = u16::from_be_bytes([icmp[6], icmp[7]]);
+            assert_eq!((icmp[0], icmp[1], mtu), (3, 4, 1450), "{ty}");
+            assert_eq!(counter(&a, &format!("{ty}_tx_icmp_frag_needed")), 1);
+            got.into_iter().for_each(|p| pool.put(p));
+        }
+    });
 }

@@ -485,8 +485,8 @@ fn ovs_wording_of_other_errors() {
 #[test]
 fn rvs_specific_errors_name_the_problem() {
     let c = ok(&reference(), "add-port br0 p1");
-    let e = err(&c, "set interface p1 type=vxlan");
-    assert!(e.contains("vxlan"), "{e}");
+    let e = err(&c, "set interface p1 type=erspan");
+    assert!(e.contains("erspan"), "{e}");
     let e = err(&c, "set interface p1 type=gre");
     assert!(e.contains("remote_ip"), "{e}");
     let e = err(

@@ -43,60 +43,45 @@
 //! the registry is a `Mutex` touched only at open/close and on a generation change.
 
 use super::linux::{self, setopt};
+use super::tunio::{IcmpQueue, Route, TxCounters};
 use super::{Port, PortStats};
 use crate::gro::{self, GroCounters};
 use crate::offload::{self, OffloadCounters};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE, MAX_FRAME};
-use crate::tunnel::{self, GreConfig, GreDrop, TxDecision, ICMP_FRAME_MAX, OUTER_IP_LEN};
+use crate::tunnel::{self, TunnelConfig, TunnelDrop, TunnelKind, TxDecision, OUTER_IP_LEN};
 use core::net::Ipv4Addr;
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// Socket buffer size asked for (root may exceed rmem_max).
 const SOCK_BUF: libc::c_int = 8 << 20;
-/// ICMP replies waiting for the next `rx_burst`.
-const ICMP_QUEUE: usize = 8;
 /// Most outer fragments one frame may be cut into.
 const FRAG_MAX: usize = 48;
-/// Path MTU assumed until the route is known.
-const DEFAULT_MTU: usize = 1500;
-/// How often the route (MTU, source) is re-read while transmitting.
-const REFRESH: Duration = Duration::from_secs(1);
 
 /// A GRE tunnel port.
 pub struct GrePort {
     name: String,
     port_no: u16,
-    cfg: GreConfig,
+    cfg: TunnelConfig,
     fd: Option<OwnedFd>,
-    /// An eventfd made readable while ICMP replies are queued, and an epoll descriptor over
-    /// it and the socket (`poll_fd`): a reply queued by another PMD's transmit wakes the PMD
-    /// that receives from this port at once, instead of at its next epoll timeout.
-    waker: Option<(OwnedFd, OwnedFd)>,
     error: Option<String>,
-    /// Outer source address (`local_ip`, or what the route picks; 0.0.0.0 until known).
-    src: Ipv4Addr,
-    /// Underlay path MTU toward `remote_ip`.
-    mtu: usize,
-    next_refresh: Instant,
+    /// Underlay path MTU and outer source address.
+    route: Route,
     /// Outer IPv4 id for fragmented (DF clear) packets.
     ident: u16,
     stats: PortStats,
-    drops: [u64; GreDrop::ALL.len()],
+    drops: [u64; TunnelDrop::ALL.len()],
     tx: TxCounters,
     offload: OffloadCounters,
     /// Receive coalescing of decapsulated TCP segments.
     gro: GroCounters,
     /// Encapsulated frames waiting for `sendmmsg`.
     txq: Batch,
-    icmp: Box<[[u8; ICMP_FRAME_MAX]; ICMP_QUEUE]>,
-    icmp_len: [usize; ICMP_QUEUE],
-    icmp_head: usize,
-    icmp_count: usize,
+    /// ICMP replies for frames that did not fit, with the PMD wake-up (`poll_fd`).
+    icmp: IcmpQueue,
     frag_hdrs: [[u8; OUTER_IP_LEN]; FRAG_MAX],
     reg: Registration,
 }
@@ -107,23 +92,10 @@ impl core::fmt::Debug for GrePort {
             .field("name", &self.name)
             .field("port_no", &self.port_no)
             .field("cfg", &self.cfg)
-            .field("src", &self.src)
-            .field("mtu", &self.mtu)
+            .field("route", &self.route)
             .field("error", &self.error)
             .finish()
     }
-}
-
-/// Transmit-side events, by name in `named_counters`.
-#[derive(Debug, Clone, Copy, Default)]
-struct TxCounters {
-    too_big: u64,
-    icmp_frag_needed: u64,
-    icmp6_too_big: u64,
-    icmp_queue_full: u64,
-    fragmented: u64,
-    no_route: u64,
-    encap_error: u64,
 }
 
 // ---- registry of the GRE ports of this process, for demultiplexing ----
@@ -132,7 +104,7 @@ struct TxCounters {
 struct Claim {
     id: u64,
     netns: u64,
-    cfg: GreConfig,
+    cfg: TunnelConfig,
 }
 
 static CLAIMS: Mutex<Vec<Claim>> = Mutex::new(Vec::new());
@@ -145,7 +117,7 @@ struct Registration {
     id: u64,
     netns: u64,
     seen_gen: u64,
-    others: Vec<GreConfig>,
+    others: Vec<TunnelConfig>,
 }
 
 fn claims() -> std::sync::MutexGuard<'static, Vec<Claim>> {
@@ -160,7 +132,7 @@ fn netns_id() -> u64 {
 }
 
 impl Registration {
-    fn new(cfg: GreConfig) -> Registration {
+    fn new(cfg: TunnelConfig) -> Registration {
         let r = Registration {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             netns: netns_id(),
@@ -201,79 +173,17 @@ impl Drop for Registration {
     }
 }
 
-// ---- socket helpers ----
-
-fn sockaddr(a: Ipv4Addr, port: u16) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(a).to_be(),
-        },
-        sin_zero: [0; 8],
-    }
-}
-
-fn socket(ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2) call; checked below.
-    let raw = unsafe { libc::socket(libc::AF_INET, ty | libc::SOCK_CLOEXEC, proto) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh descriptor owned by nothing else.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-}
-
-fn bind(fd: RawFd, a: Ipv4Addr) -> io::Result<()> {
-    linux::bind_to(fd, &sockaddr(a, 0))
-}
-
 /// The raw GRE socket: non-blocking, `IP_HDRINCL`, big buffers, bound to `local_ip` if set.
 fn open_raw(local: Option<Ipv4Addr>) -> io::Result<OwnedFd> {
-    let fd = socket(libc::SOCK_RAW | libc::SOCK_NONBLOCK, libc::IPPROTO_GRE)?;
+    let fd = linux::inet_socket(libc::SOCK_RAW | libc::SOCK_NONBLOCK, libc::IPPROTO_GRE)?;
     let raw = fd.as_raw_fd();
     setopt(raw, libc::IPPROTO_IP, libc::IP_HDRINCL, 1)?;
     let _ = setopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, SOCK_BUF);
     let _ = setopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, SOCK_BUF);
     if let Some(l) = local {
-        bind(raw, l)?;
+        linux::bind_to(raw, &linux::sockaddr_in(l, 0))?;
     }
     Ok(fd)
-}
-
-/// Route MTU and source address toward `remote` (from `local` if set), via a connected UDP
-/// socket. No packet is sent.
-pub fn route_to(remote: Ipv4Addr, local: Option<Ipv4Addr>) -> io::Result<(usize, Ipv4Addr)> {
-    let fd = socket(libc::SOCK_DGRAM, 0)?;
-    let raw = fd.as_raw_fd();
-    if let Some(l) = local {
-        bind(raw, l)?;
-    }
-    linux::connect_to(raw, &sockaddr(remote, 9))?;
-    let mut mtu: libc::c_int = 0;
-    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: IP_MTU writes one int into `mtu`; `len` holds its size.
-    let r = unsafe {
-        libc::getsockopt(
-            raw,
-            libc::IPPROTO_IP,
-            libc::IP_MTU,
-            (&mut mtu as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut sa = sockaddr(Ipv4Addr::UNSPECIFIED, 0);
-    let mut len = core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    // SAFETY: getsockname writes at most `len` bytes into `sa`, a sockaddr_in.
-    let r = unsafe { libc::getsockname(raw, (&mut sa as *mut libc::sockaddr_in).cast(), &mut len) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let src = Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
-    Ok((usize::try_from(mtu).unwrap_or(DEFAULT_MTU).max(68), src))
 }
 
 /// Open a GRE tunnel port named `name` with the interface's `options`. Bad options fail
@@ -294,7 +204,7 @@ impl GrePort {
         options: &BTreeMap<String, String>,
         port_no: u16,
     ) -> io::Result<GrePort> {
-        let cfg = GreConfig::from_options(options)
+        let cfg = TunnelConfig::from_options(TunnelKind::Gre, options)
             .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
         let (fd, error) = match open_raw(cfg.local_ip) {
             Ok(fd) => (Some(fd), None),
@@ -303,77 +213,60 @@ impl GrePort {
                 Some(format!("{name}: could not open GRE socket ({e})")),
             ),
         };
-        let waker = fd.as_ref().and_then(|fd| {
-            let ev = linux::eventfd().ok()?;
-            let ep = linux::epoll_over(&[fd.as_raw_fd(), ev.as_raw_fd()]).ok()?;
-            Some((ev, ep))
-        });
-        let mut p = GrePort {
+        let p = GrePort {
             name: name.to_string(),
             port_no,
             cfg,
+            icmp: IcmpQueue::new(
+                &fd.as_ref()
+                    .map(|f| f.as_raw_fd())
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            ),
             fd,
-            waker,
             error,
-            src: cfg.local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
-            mtu: DEFAULT_MTU,
-            next_refresh: Instant::now(),
+            route: Route::new(&cfg),
             ident: 1,
             stats: PortStats::default(),
-            drops: [0; GreDrop::ALL.len()],
+            drops: [0; TunnelDrop::ALL.len()],
             tx: TxCounters::default(),
             offload: OffloadCounters::default(),
             gro: GroCounters::default(),
             txq: Batch::new(),
-            icmp: Box::new([[0; ICMP_FRAME_MAX]; ICMP_QUEUE]),
-            icmp_len: [0; ICMP_QUEUE],
-            icmp_head: 0,
-            icmp_count: 0,
             frag_hdrs: [[0; OUTER_IP_LEN]; FRAG_MAX],
             reg: Registration::new(cfg),
         };
-        p.refresh_route();
         Ok(p)
     }
 
     /// The tunnel configuration.
-    pub fn config(&self) -> &GreConfig {
+    pub fn config(&self) -> &TunnelConfig {
         &self.cfg
     }
 
     /// The underlay path MTU last read.
     pub fn path_mtu(&self) -> usize {
-        self.mtu
-    }
-
-    /// Re-read the route toward `remote_ip` (MTU and source address).
-    pub fn refresh_route(&mut self) {
-        self.next_refresh = Instant::now() + REFRESH;
-        if let Ok((mtu, src)) = route_to(self.cfg.remote_ip, self.cfg.local_ip) {
-            self.mtu = mtu;
-            if self.cfg.local_ip.is_none() {
-                self.src = src;
-            }
-        }
+        self.route.mtu
     }
 
     /// Per-reason counters (receive drops, MTU handling, software offloads), for
     /// `coverage/show`: `(name, value)` pairs in a fixed order, zeros included.
     pub fn counters(&self) -> Vec<(&'static str, u64)> {
-        let mut v: Vec<(&'static str, u64)> = GreDrop::ALL
+        let mut v: Vec<(&'static str, u64)> = TunnelDrop::ALL
             .iter()
-            .map(|d| (d.name(), self.drops[d.index()]))
+            .map(|d| (d.name(TunnelKind::Gre), self.drops[d.index()]))
             .collect();
-        let t = &self.tx;
         let o = &self.offload;
+        v.extend(self.tx.named(&[
+            "gre_tx_too_big",
+            "gre_tx_icmp_frag_needed",
+            "gre_tx_icmp6_packet_too_big",
+            "gre_tx_icmp_queue_full",
+            "gre_tx_fragmented",
+            "gre_tx_no_route",
+            "gre_tx_encap_error",
+        ]));
         v.extend([
-            ("gre_tx_too_big", t.too_big),
-            ("gre_tx_icmp_frag_needed", t.icmp_frag_needed),
-            ("gre_tx_icmp6_packet_too_big", t.icmp6_too_big),
-            ("gre_tx_icmp_queue_full", t.icmp_queue_full),
-            ("gre_tx_fragmented", t.fragmented),
-            ("gre_tx_no_route", t.no_route),
-            ("gre_tx_encap_error", t.encap_error),
             ("gre_tx_csum_completed", o.csum_completed),
             ("gre_tx_gso_segmented", o.gso_segmented_frames),
             ("gre_tx_gso_segments", o.gso_segments_out),
@@ -384,62 +277,15 @@ impl GrePort {
         v
     }
 
-    /// Queue an ICMP error for `frame` (one that did not fit), to be received next.
-    fn queue_icmp(&mut self, frame: &[u8], mtu: u32, v6: bool) {
-        if self.icmp_count == ICMP_QUEUE {
-            self.tx.icmp_queue_full += 1;
-            return;
-        }
-        let slot = (self.icmp_head + self.icmp_count) % ICMP_QUEUE;
-        if let Some(n) = tunnel::build_icmp_too_big(frame, mtu, &mut self.icmp[slot]) {
-            self.icmp_len[slot] = n;
-            self.icmp_count += 1;
-            if let Some((ev, _)) = &self.waker {
-                linux::wake(ev);
-            }
-            if v6 {
-                self.tx.icmp6_too_big += 1;
-            } else {
-                self.tx.icmp_frag_needed += 1;
-            }
-        }
-    }
-
-    /// Move queued ICMP replies into `batch`.
-    fn drain_icmp(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize {
-        let mut n = 0;
-        while self.icmp_count > 0 && !batch.is_full() {
-            let Some(mut p) = pool.get() else { break };
-            let slot = self.icmp_head;
-            // An ICMP reply is at most a few hundred bytes: it always fits.
-            let _fits = p.set_frame(&self.icmp[slot][..self.icmp_len[slot]]);
-            p.meta.in_port = self.port_no;
-            self.icmp_head = (self.icmp_head + 1) % ICMP_QUEUE;
-            self.icmp_count -= 1;
-            self.stats.rx_packets += 1;
-            self.stats.rx_bytes += p.len() as u64;
-            match batch.push(p) {
-                Ok(()) => n += 1,
-                Err(p) => pool.put(p),
-            }
-        }
-        if self.icmp_count == 0 {
-            if let Some((ev, _)) = &self.waker {
-                linux::unwake(ev);
-            }
-        }
-        n
-    }
-
     /// One frame after software offloads: decide, encapsulate, stage (or answer / fragment
     /// / drop). `icmp_sent` limits ICMP replies to one per original frame.
     fn tx_one(&mut self, mut p: Packet, pool: &mut PacketPool, icmp_sent: &mut bool) {
-        let decision = tunnel::tx_decision(p.data(), &self.cfg, self.mtu);
+        let decision = tunnel::tx_decision(p.data(), &self.cfg, self.route.mtu);
         match decision {
             TxDecision::Send | TxDecision::FragmentOuter => {
                 let ident = self.ident;
                 self.ident = self.ident.wrapping_add(1).max(1);
-                if tunnel::encap(&mut p, &self.cfg, self.src, ident).is_err() {
+                if tunnel::encap(&mut p, &self.cfg, self.route.src, ident).is_err() {
                     self.tx.encap_error += 1;
                     self.stats.tx_dropped += 1;
                     pool.put(p);
@@ -459,33 +305,9 @@ impl GrePort {
                 }
             }
             TxDecision::FragNeeded(_) | TxDecision::PacketTooBig(_) | TxDecision::Drop => {
-                self.tx.too_big += 1;
-                self.stats.tx_dropped += 1;
-                let reply = match decision {
-                    TxDecision::FragNeeded(m) => Some((u32::from(m), false)),
-                    TxDecision::PacketTooBig(m) => Some((m, true)),
-                    _ => None,
-                };
-                if let Some((mtu, v6)) = reply {
-                    if !*icmp_sent {
-                        *icmp_sent = true;
-                        self.queue_icmp(p.data(), mtu, v6);
-                    }
-                }
-                pool.put(p);
+                self.icmp
+                    .refuse(p, decision, icmp_sent, &mut self.tx, &mut self.stats, pool);
             }
-        }
-    }
-
-    /// Follow up on `n` refused sends whose last error was `e`.
-    fn on_send_error(&mut self, e: i32, n: u64) {
-        match e {
-            libc::EMSGSIZE => {
-                self.refresh_route();
-                self.tx.too_big += n;
-            }
-            libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EHOSTDOWN => self.tx.no_route += n,
-            _ => {}
         }
     }
 
@@ -497,7 +319,9 @@ impl GrePort {
     /// After a `send_msgs`: follow up on its errors; returns how many went out.
     fn sent(&mut self, out: linux::SendOutcome) -> usize {
         if let Some(e) = out.last_errno {
-            self.on_send_error(e, out.refused);
+            if self.tx.on_send_error(e, out.refused) {
+                self.route.refresh(&self.cfg);
+            }
         }
         out.sent
     }
@@ -508,7 +332,7 @@ impl GrePort {
         if k == 0 {
             return;
         }
-        let dst = sockaddr(self.cfg.remote_ip, 0);
+        let dst = linux::sockaddr_in(self.cfg.remote_ip, 0);
         // Everything read through `self` is read before the messages point into it.
         let fd = self.raw_fd();
         // SAFETY: iovec and mmsghdr are plain C structs; all-zero (null pointers) is valid.
@@ -546,7 +370,7 @@ impl GrePort {
         let mut ranges = [(0usize, 0usize); FRAG_MAX];
         let mut k = 0;
         let hdrs = &mut self.frag_hdrs;
-        let n = tunnel::fragment_outer(pkt, self.mtu, |h, r| {
+        let n = tunnel::fragment_outer(pkt, self.route.mtu, |h, r| {
             if k < FRAG_MAX {
                 hdrs[k] = *h;
                 ranges[k] = (r.start, r.end);
@@ -558,7 +382,7 @@ impl GrePort {
             self.stats.tx_dropped += 1;
             return;
         }
-        let dst = sockaddr(self.cfg.remote_ip, 0);
+        let dst = linux::sockaddr_in(self.cfg.remote_ip, 0);
         // Everything read through `self` is read before the messages point into it.
         let fd = self.raw_fd();
         // SAFETY: iovec and mmsghdr are plain C structs; all-zero (null pointers) is valid.
@@ -619,7 +443,7 @@ impl Port for GrePort {
 
     fn rx_burst(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize {
         let start = batch.len();
-        let icmp = self.drain_icmp(pool, batch);
+        let icmp = self.icmp.drain(self.port_no, pool, batch, &mut self.stats);
         let Some(fd) = self.fd.as_ref().map(|f| f.as_raw_fd()) else {
             return icmp;
         };
@@ -657,7 +481,7 @@ impl Port for GrePort {
                 continue;
             }
             if msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
-                self.drops[GreDrop::Truncated.index()] += 1;
+                self.drops[TunnelDrop::Truncated.index()] += 1;
                 self.stats.rx_dropped += 1;
                 pool.put(p);
                 continue;
@@ -677,7 +501,7 @@ impl Port for GrePort {
                 }
                 Err(mut why) => {
                     if why.is_demux() && self.reg.claimed_by_other(p.data()) {
-                        why = GreDrop::NotThisTunnel;
+                        why = TunnelDrop::NotThisTunnel;
                     } else {
                         self.stats.rx_dropped += 1;
                     }
@@ -703,9 +527,7 @@ impl Port for GrePort {
             }
             return 0;
         }
-        if Instant::now() >= self.next_refresh {
-            self.refresh_route();
-        }
+        self.route.refresh_if_due(&self.cfg);
         let before = self.stats.tx_packets;
         let mut oc = self.offload;
         let dropped_before = oc.drops();
@@ -726,10 +548,7 @@ impl Port for GrePort {
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
-        match &self.waker {
-            Some((_, ep)) => Some(ep.as_raw_fd()),
-            None => self.raw_fd(),
-        }
+        self.icmp.poll_fd(self.raw_fd())
     }
 
     fn error(&self) -> Option<String> {

@@ -241,6 +241,69 @@ pub fn setopt(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -
     Ok(())
 }
 
+/// `getsockopt` of one `int` option.
+pub fn getopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> io::Result<libc::c_int> {
+    let mut v: libc::c_int = 0;
+    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the option writes one int into `v`; `len` holds its size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(v)
+}
+
+/// An IPv4 socket address.
+pub fn sockaddr_in(a: std::net::Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(a).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// The address and port of a `sockaddr_in`.
+pub fn from_sockaddr_in(sa: &libc::sockaddr_in) -> (std::net::Ipv4Addr, u16) {
+    (
+        std::net::Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)),
+        u16::from_be(sa.sin_port),
+    )
+}
+
+/// A new IPv4 socket (`SOCK_CLOEXEC` added) of type `ty` and protocol `proto`.
+pub fn inet_socket(ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; checked below.
+    let raw = unsafe { libc::socket(libc::AF_INET, ty | libc::SOCK_CLOEXEC, proto) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// The local address and port of an IPv4 socket.
+pub fn local_addr(fd: RawFd) -> io::Result<(std::net::Ipv4Addr, u16)> {
+    let mut sa = sockaddr_in(std::net::Ipv4Addr::UNSPECIFIED, 0);
+    let mut len = core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: getsockname writes at most `len` bytes into `sa`, a sockaddr_in.
+    let r = unsafe { libc::getsockname(fd, (&mut sa as *mut libc::sockaddr_in).cast(), &mut len) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(from_sockaddr_in(&sa))
+}
+
 /// Socket address structures that `bind_to` and `connect_to` pass to the kernel.
 pub trait SockAddr {}
 impl SockAddr for libc::sockaddr_ll {}
@@ -415,6 +478,83 @@ pub fn unwake(ev: &OwnedFd) {
     let mut b = [0u8; 8];
     // SAFETY: reads 8 bytes into a valid buffer from an open, non-blocking eventfd.
     let _ = unsafe { libc::read(ev.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
+}
+
+/// A control-message buffer aligned for `cmsghdr`.
+#[repr(C, align(8))]
+#[derive(Debug, Clone, Copy)]
+pub struct CmsgBuf<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Default for CmsgBuf<N> {
+    fn default() -> Self {
+        CmsgBuf([0; N])
+    }
+}
+
+/// Call `f(level, type, data)` for every control message of a `msghdr` the kernel filled
+/// (its `msg_control` must point into a buffer the caller owns, such as a [`CmsgBuf`]).
+pub fn for_each_cmsg(h: &libc::msghdr, mut f: impl FnMut(libc::c_int, libc::c_int, &[u8])) {
+    if h.msg_control.is_null() || h.msg_controllen == 0 {
+        return;
+    }
+    // SAFETY: `h` was filled by recvmsg/recvmmsg over the caller's control buffer: the CMSG_*
+    // helpers stay within msg_controllen, and each cmsg_len is checked against what is left
+    // before its data is read.
+    unsafe {
+        let end = (h.msg_control as *const u8).add(h.msg_controllen);
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            let data = libc::CMSG_DATA(c);
+            let hdr_len = data as usize - c as usize;
+            let len = (*c).cmsg_len as usize;
+            if len < hdr_len || (c as *const u8).add(len) > end {
+                break;
+            }
+            f(
+                (*c).cmsg_level,
+                (*c).cmsg_type,
+                core::slice::from_raw_parts(data, len - hdr_len),
+            );
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+}
+
+/// Append a control message (`level`, `ty`, `data`) to `buf` after its first `used` bytes;
+/// returns the new used length (what `msg_controllen` must be), or `used` unchanged when it
+/// does not fit.
+pub fn cmsg_put<const N: usize>(
+    buf: &mut CmsgBuf<N>,
+    used: usize,
+    level: libc::c_int,
+    ty: libc::c_int,
+    data: &[u8],
+) -> usize {
+    // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic on a length.
+    let (space, len) = unsafe {
+        (
+            libc::CMSG_SPACE(data.len() as u32) as usize,
+            libc::CMSG_LEN(data.len() as u32) as usize,
+        )
+    };
+    if used + space > N {
+        return used;
+    }
+    let hdr = libc::cmsghdr {
+        cmsg_len: len as _,
+        cmsg_level: level,
+        cmsg_type: ty,
+    };
+    let at = &mut buf.0[used..used + space];
+    at.fill(0);
+    let hl = len - data.len();
+    // SAFETY: `at` holds `space` ≥ `len` bytes; the header is written unaligned-safe and the
+    // data right after it, where CMSG_DATA puts it (header length `hl`).
+    unsafe {
+        core::ptr::write_unaligned(at.as_mut_ptr().cast::<libc::cmsghdr>(), hdr);
+    }
+    at[hl..hl + data.len()].copy_from_slice(data);
+    used + space
 }
 
 #[cfg(test)]

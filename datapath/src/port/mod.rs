@@ -12,6 +12,8 @@ pub mod gre;
 pub mod linux;
 pub mod mem;
 pub mod tap;
+pub mod tunio;
+pub mod udptun;
 pub mod vnet;
 
 use crate::packet::{Batch, PacketPool};
@@ -48,6 +50,11 @@ pub trait Port: Send + core::fmt::Debug {
     fn stats(&self) -> PortStats;
     /// A file descriptor that becomes readable when frames arrive, for the PMD's idle wait.
     fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+    /// Ports that must be received by the same PMD report the same value (tunnel ports that
+    /// share a socket); `None`: any PMD.
+    fn rx_affinity(&self) -> Option<u64> {
         None
     }
     /// Why the port cannot pass traffic right now (e.g. its netdev vanished), if it cannot.

@@ -17,10 +17,12 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod geneve;
 pub mod gre;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+pub mod vxlan;
 
 pub use arp::ArpPacket;
 pub use ethernet::{EtherType, EthernetFrame, MacAddr, VlanTag};

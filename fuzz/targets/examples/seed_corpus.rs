@@ -548,6 +548,57 @@ fn seed_ovsdb(w: &mut Writer) {
     w.put("ovsdb_client", "resync", &v);
 }
 
+/// `udp_tunnel`: VXLAN and Geneve datagrams carrying frames of the GRE captures, for tunnels
+/// with key 5 from 10.201.0.2 (the target's first member when the member byte is 0x08 and the
+/// key word 5): one datagram, three coalesced under their size, a Geneve one with a
+/// non-critical and one with a critical option, and a bad-flags VXLAN one.
+fn seed_udp_tunnel(w: &mut Writer) {
+    let frames: Vec<Vec<u8>> = ["gre-plain.pcap"]
+        .iter()
+        .flat_map(|f| {
+            pcap_frames(
+                &std::fs::read(root().join("../datapath/testdata").join(f)).unwrap_or_default(),
+            )
+        })
+        .filter_map(|f| f.get(14 + 20 + 4..).map(<[u8]>::to_vec))
+        .take(3)
+        .collect();
+    let Some(frame) = frames.first() else { return };
+    // head: kind bit, one member; member: remote 10.201.0.2, key from the next word; key 5;
+    // src byte 0 (10.201.0.2); dst byte 0 (local); gso word.
+    let prefix = |kind: u8, gso: u16| -> Vec<u8> {
+        let mut v = vec![kind, 0x08, 5, 0, 0, 0, 0, 0];
+        v.extend(gso.to_le_bytes());
+        v
+    };
+    let vxlan = |f: &[u8], flags: u8| {
+        let mut d = vec![flags, 0, 0, 0, 0, 0, 5, 0];
+        d.extend_from_slice(f);
+        d
+    };
+    let mut one = prefix(0, 0);
+    one.extend(vxlan(frame, 0x08));
+    w.put("udp_tunnel", "vxlan-one", &one);
+    let seg = vxlan(frame, 0x08).len();
+    let mut three = prefix(0, seg as u16);
+    for f in &frames {
+        let mut d = vxlan(f, 0x08);
+        d.resize(seg.max(d.len()), 0);
+        three.extend(&d[..seg]);
+    }
+    w.put("udp_tunnel", "vxlan-gro", &three);
+    let mut bad = prefix(0, 0);
+    bad.extend(vxlan(frame, 0x0c));
+    w.put("udp_tunnel", "vxlan-badflags", &bad);
+    for (tag, ty) in [("geneve-opt", 0x03u8), ("geneve-critical", 0x83)] {
+        let mut g = prefix(1, 0);
+        g.extend([0x02, 0x00, 0x65, 0x58, 0, 0, 5, 0]);
+        g.extend([0x01, 0x02, ty, 0x01, 9, 9, 9, 9]);
+        g.extend_from_slice(frame);
+        w.put("udp_tunnel", tag, &g);
+    }
+}
+
 fn main() {
     let mut w = Writer {
         written: 0,
@@ -560,6 +611,7 @@ fn main() {
     seed_vsctl_and_conf(&mut w, &lines);
     seed_control(&mut w, &lines);
     seed_ovsdb(&mut w);
+    seed_udp_tunnel(&mut w);
     println!(
         "wrote {} new corpus files ({} bytes) under {}",
         w.written,

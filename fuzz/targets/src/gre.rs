@@ -20,7 +20,8 @@ use crate::input::Input;
 use core::net::Ipv4Addr;
 use rvs_datapath::packet::Packet;
 use rvs_datapath::tunnel::{
-    self, Decapped, GreConfig, GreDrop, Inherit, KeyOpt, TxDecision, ICMP_FRAME_MAX, OUTER_IP_LEN,
+    self, Decapped, Inherit, KeyOpt, TunnelConfig, TunnelDrop, TunnelKind, TxDecision,
+    ICMP_FRAME_MAX, OUTER_IP_LEN,
 };
 use rvs_datapath::wire::ethernet::HEADER_LEN;
 use rvs_datapath::wire::{checksum, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet};
@@ -37,7 +38,7 @@ thread_local! {
 }
 
 /// A tunnel configuration chosen by the bits of `b`.
-pub(crate) fn config(b: u8, key: u32, remote_ip: Ipv4Addr) -> GreConfig {
+pub(crate) fn config(b: u8, key: u32, remote_ip: Ipv4Addr) -> TunnelConfig {
     let (in_key, out_key) = match (b >> 1) & 3 {
         0 => (KeyOpt::None, KeyOpt::None),
         1 => (KeyOpt::Fixed(key), KeyOpt::Fixed(key)),
@@ -51,7 +52,9 @@ pub(crate) fn config(b: u8, key: u32, remote_ip: Ipv4Addr) -> GreConfig {
             Inherit::Fixed(fixed)
         }
     };
-    GreConfig {
+    TunnelConfig {
+        kind: TunnelKind::Gre,
+        dst_port: 0,
         remote_ip,
         local_ip: (b & 1 != 0).then_some(LOCAL),
         in_key,
@@ -65,8 +68,8 @@ pub(crate) fn config(b: u8, key: u32, remote_ip: Ipv4Addr) -> GreConfig {
 
 /// The other end of `cfg`'s tunnel, as configured there: addresses swapped, expecting the
 /// key we send.
-fn peer(cfg: &GreConfig, our_src: Ipv4Addr) -> GreConfig {
-    GreConfig {
+fn peer(cfg: &TunnelConfig, our_src: Ipv4Addr) -> TunnelConfig {
+    TunnelConfig {
         remote_ip: our_src,
         local_ip: Some(cfg.remote_ip),
         in_key: match cfg.out_key {
@@ -79,7 +82,7 @@ fn peer(cfg: &GreConfig, our_src: Ipv4Addr) -> GreConfig {
 }
 
 /// `tunnel::decap` of one packet against `cfg`, with the receive-side checks.
-pub(crate) fn decap_checked(pkt: &[u8], cfg: &GreConfig) -> Result<Decapped, GreDrop> {
+pub(crate) fn decap_checked(pkt: &[u8], cfg: &TunnelConfig) -> Result<Decapped, TunnelDrop> {
     let r = tunnel::decap(pkt, cfg);
     match &r {
         Ok(d) => {
@@ -92,14 +95,14 @@ pub(crate) fn decap_checked(pkt: &[u8], cfg: &GreConfig) -> Result<Decapped, Gre
                 Some((d.meta.src, d.meta.dst, d.meta.key))
             );
         }
-        Err(e) => assert_ne!(*e, GreDrop::NotThisTunnel),
+        Err(e) => assert_ne!(*e, TunnelDrop::NotThisTunnel),
     }
     r
 }
 
 /// Encapsulate `frame` as the port does and check the peer gets it back. Returns the outer
 /// length, or `None` when it is too big to encapsulate.
-fn encap_checked(frame: &[u8], cfg: &GreConfig, pkt: &mut Packet) -> Option<usize> {
+fn encap_checked(frame: &[u8], cfg: &TunnelConfig, pkt: &mut Packet) -> Option<usize> {
     pkt.reset();
     if !pkt.set_frame(frame) {
         return None;
@@ -122,7 +125,7 @@ fn encap_checked(frame: &[u8], cfg: &GreConfig, pkt: &mut Packet) -> Option<usiz
                     "round trip changed the frame"
                 );
             } else {
-                assert_eq!(back.err(), Some(GreDrop::Truncated));
+                assert_eq!(back.err(), Some(TunnelDrop::Truncated));
             }
             Some(total)
         }
@@ -166,7 +169,7 @@ fn icmp_checked(frame: &[u8], mtu: u32) {
 
 /// The GRE port's transmit path for `frame` over path MTU `mtu`, with every outcome
 /// checked. Returns the number of packets that would be sent.
-pub(crate) fn transmit(frame: &[u8], cfg: &GreConfig, mtu: usize, pkt: &mut Packet) -> usize {
+pub(crate) fn transmit(frame: &[u8], cfg: &TunnelConfig, mtu: usize, pkt: &mut Packet) -> usize {
     match tunnel::tx_decision(frame, cfg, mtu) {
         TxDecision::Send => {
             let Some(total) = encap_checked(frame, cfg, pkt) else {

@@ -19,7 +19,9 @@
 //! - [`conf_loader()`]: `conf.json` bytes into `Config::from_json_bytes`, then a save/load
 //!   round trip;
 //! - [`ovsdb_client()`]: bytes from an OVSDB server through the JSON framer into the client
-//!   session and its replica, with a virtual clock and reconnections.
+//!   session and its replica, with a virtual clock and reconnections;
+//! - [`udp_tunnel()`]: VXLAN/Geneve receive: a (possibly `UDP_GRO`-coalesced) buffer split
+//!   into datagrams and demultiplexed among tunnels sharing the socket.
 //!
 //! Invariants are checked with `assert!`: a violated invariant is reported by the fuzzer like a
 //! crash, with the input that caused it.
@@ -32,6 +34,7 @@ mod input;
 mod ovsdb;
 mod pipeline;
 mod scratch;
+mod udptun;
 mod vsctl;
 
 pub use conf::conf_loader;
@@ -40,6 +43,7 @@ pub use gre::gre_decap;
 pub use gro::gro;
 pub use ovsdb::ovsdb_client;
 pub use pipeline::pipeline;
+pub use udptun::udp_tunnel;
 pub use vsctl::vsctl_argv;
 
 /// A fuzz target: any bytes in, a panic out when an invariant breaks.
@@ -54,6 +58,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("vsctl_argv", vsctl_argv),
     ("conf_loader", conf_loader),
     ("ovsdb_client", ovsdb_client),
+    ("udp_tunnel", udp_tunnel),
 ];
 
 /// The target called `name`, if there is one.

@@ -24,7 +24,7 @@ use core::net::Ipv4Addr;
 use rvs_datapath::fdb::Fdb;
 use rvs_datapath::packet::{Batch, Packet, PacketPool, BATCH_SIZE, MAX_FRAME};
 use rvs_datapath::pipeline::{BridgeId, Outputs, PortNo, Switch};
-use rvs_datapath::tunnel::GreConfig;
+use rvs_datapath::tunnel::TunnelConfig;
 use rvs_datapath::vlan::PortVlan;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -44,7 +44,7 @@ struct Rig {
     fdbs: Vec<(BridgeId, Arc<Fdb>)>,
     /// Physical ports are 1..gre_port; the GRE port is the last.
     gre_port: PortNo,
-    gre: GreConfig,
+    gre: TunnelConfig,
     mtu: usize,
 }
 

@@ -83,6 +83,11 @@ fn ovsdb_client() {
 }
 
 #[test]
+fn udp_tunnel() {
+    replay("udp_tunnel");
+}
+
+#[test]
 fn every_target_has_a_test_here() {
     let names: Vec<&str> = rvs_fuzz_targets::TARGETS.iter().map(|t| t.0).collect();
     assert_eq!(
@@ -94,7 +99,8 @@ fn every_target_has_a_test_here() {
             "control_request",
             "vsctl_argv",
             "conf_loader",
-            "ovsdb_client"
+            "ovsdb_client",
+            "udp_tunnel"
         ]
     );
 }
