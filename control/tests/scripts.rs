@@ -5,8 +5,7 @@
 mod common;
 
 use common::RvsdHost;
-use rvs_testkit::{skip_unless_root, skip_unless_tools, unique_ifname, Netns};
-use std::os::unix::fs::PermissionsExt;
+use rvs_testkit::{docker_stand_in, skip_unless_root, skip_unless_tools, unique_ifname, Netns};
 use std::path::Path;
 use std::process::Command;
 
@@ -36,14 +35,7 @@ fn debian_ovs_docker_runs_unchanged() {
     let p1 = n1.spawn(["sleep", "600"]);
     let p2 = n2.spawn(["sleep", "600"]);
     let bin = dir.0.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let docker = bin.join("docker");
-    std::fs::write(
-        &docker,
-        format!("#!/bin/sh\n# docker inspect -f '{{{{.State.Pid}}}}' NAME\n[ \"$1\" = inspect ] || exit 1\ncase \"$4\" in\n  c1) echo {} ;;\n  c2) echo {} ;;\n  *) echo \"Error: No such object: $4\" >&2; exit 1 ;;\nesac\n", p1.id(), p2.id()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    docker_stand_in(&bin, &[("c1", p1.id()), ("c2", p2.id())]).unwrap();
     let path = path_with(&bin);
     let ovs_docker = |args: &[&str]| {
         let o = Command::new("ip")

@@ -7,8 +7,10 @@
 mod common;
 
 use common::{suite, TempDir, RVSD};
-use rvs_testkit::{skip_unless_tools, unique_ifname, Netns};
-use std::os::unix::fs::PermissionsExt;
+use rvs_testkit::{
+    docker_stand_in, output_text as out_text, skip_unless_tools, unique_ifname, wait_for, Netns,
+    OvsdbServer,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,15 +25,6 @@ const TOOLS: &[&str] = &[
     "curl",
     "ping",
 ];
-
-fn out_text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn kill_child(c: &mut Option<Child>, signal: &str) {
     if let Some(mut child) = c.take() {
@@ -50,13 +43,15 @@ fn kill_child(c: &mut Option<Child>, signal: &str) {
     }
 }
 
-/// A switch "host": a netns running Debian's ovsdb-server and rvsd in vswitchd mode, with
-/// OVS's directory layout under a temp dir (`OVS_RUNDIR`, `OVS_LOGDIR`, `OVS_DBDIR`), and
-/// containers on veths whose switch ends are free to add as ports.
+/// A switch "host": a netns running Debian's ovsdb-server (the kit's `OvsdbServer`) and rvsd
+/// in vswitchd mode, with OVS's directory layout under a temp dir (`OVS_RUNDIR`,
+/// `OVS_LOGDIR`, `OVS_DBDIR`), and containers on veths whose switch ends are free to add as
+/// ports.
 struct Host {
-    // Drop order: daemons, then containers and the switch netns, then the directory.
+    // Drop order: rvsd (in `drop`), ovsdb-server, then containers and the switch netns, then
+    // the directory.
     rvsd: Option<Child>,
-    ovsdb: Option<Child>,
+    ovsdb: OvsdbServer,
     containers: Vec<Netns>,
     ports: Vec<String>,
     sw: Netns,
@@ -67,38 +62,25 @@ struct Host {
 impl Drop for Host {
     fn drop(&mut self) {
         kill_child(&mut self.rvsd, "-TERM");
-        kill_child(&mut self.ovsdb, "-TERM");
     }
 }
 
 impl Host {
     fn new(subnet: u8, n: usize) -> Host {
         let sw = Netns::new("vsw");
-        sw.sysctl("net.ipv4.conf.all.arp_ignore", "1");
-        sw.sysctl("net.ipv6.conf.all.disable_ipv6", "1");
+        sw.quiet_switch_stack().unwrap();
         let dir = TempDir::new("vsw");
-        for d in ["run", "log", "db"] {
-            std::fs::create_dir_all(dir.0.join(d)).unwrap();
-        }
+        let ovsdb = OvsdbServer::try_create(Some(&sw), &dir.0).unwrap();
+        ovsdb.try_start().unwrap();
         let mut h = Host {
             rvsd: None,
-            ovsdb: None,
+            ovsdb,
             containers: vec![],
             ports: vec![],
             sw,
             dir,
             subnet,
         };
-        let db = h.path("db/conf.db");
-        let o = h
-            .ovs_cmd("ovsdb-tool")
-            .arg("create")
-            .arg(&db)
-            .arg("/usr/share/openvswitch/vswitch.ovsschema")
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "ovsdb-tool create: {}", out_text(&o));
-        h.start_ovsdb();
         h.vsctl_ok(&["--no-wait", "init"]);
         h.start_rvsd();
         for i in 0..n {
@@ -112,56 +94,17 @@ impl Host {
     }
 
     fn db(&self) -> String {
-        format!("unix:{}", self.path("run/db.sock").display())
+        self.ovsdb.remote()
     }
 
     /// A Debian OVS program with this host's directories in its environment.
     fn ovs_cmd(&self, prog: &str) -> Command {
-        let mut c = Command::new(prog);
-        c.env("OVS_RUNDIR", self.path("run"))
-            .env("OVS_LOGDIR", self.path("log"))
-            .env("OVS_DBDIR", self.path("db"));
-        c
+        self.ovsdb.ovs_command(prog)
     }
 
     /// The same, run inside the switch netns.
     fn ovs_in_ns(&self, prog: &str) -> Command {
-        let mut c = self.ovs_cmd("ip");
-        c.args(["netns", "exec", self.sw.name(), prog]);
-        c
-    }
-
-    fn start_ovsdb(&mut self) {
-        let child = self
-            .ovs_in_ns("ovsdb-server")
-            .arg(self.path("db/conf.db"))
-            .arg(format!(
-                "--remote=punix:{}",
-                self.path("run/db.sock").display()
-            ))
-            .arg(format!(
-                "--pidfile={}",
-                self.path("run/ovsdb-server.pid").display()
-            ))
-            .arg(format!(
-                "--log-file={}",
-                self.path("log/ovsdb-server.log").display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.ovsdb = Some(child);
-        let sock = self.path("run/db.sock");
-        let t = Instant::now();
-        while !(sock.exists() && std::os::unix::net::UnixStream::connect(&sock).is_ok()) {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "ovsdb-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.ovsdb.ovs_command_in_ns(prog)
     }
 
     /// rvsd as ovs-vswitchd: DATABASE argument, bare --pidfile and --log-file (OVS's defaults
@@ -206,12 +149,7 @@ impl Host {
 
     /// Debian's ovs-vsctl against this database; without --no-wait it waits for rvsd.
     fn vsctl(&self, args: &[&str]) -> Output {
-        self.ovs_cmd("ovs-vsctl")
-            .arg(format!("--db={}", self.db()))
-            .arg("--timeout=20")
-            .args(args)
-            .output()
-            .unwrap()
+        self.ovsdb.vsctl(args)
     }
 
     fn vsctl_ok(&self, args: &[&str]) -> String {
@@ -270,15 +208,8 @@ impl Host {
     }
 
     /// Poll `f` for up to `secs`.
-    fn wait(&self, secs: u64, mut f: impl FnMut() -> bool) -> bool {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(secs) {
-            if f() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+    fn wait(&self, secs: u64, f: impl FnMut() -> bool) -> bool {
+        wait_for(Duration::from_secs(secs), f)
     }
 }
 
@@ -482,14 +413,7 @@ fn ovs_docker_with_the_real_ovs_vsctl() {
     let p1 = n1.spawn(["sleep", "600"]);
     let p2 = n2.spawn(["sleep", "600"]);
     let bin = h.path("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let docker = bin.join("docker");
-    std::fs::write(
-        &docker,
-        format!("#!/bin/sh\n[ \"$1\" = inspect ] || exit 1\ncase \"$4\" in\n  c1) echo {} ;;\n  c2) echo {} ;;\n  *) exit 1 ;;\nesac\n", p1.id(), p2.id()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    docker_stand_in(&bin, &[("c1", p1.id()), ("c2", p2.id())]).unwrap();
     let path = format!(
         "{}:{}",
         bin.display(),
@@ -540,7 +464,7 @@ fn ovsdb_server_crash_keeps_forwarding() {
     if skip_unless_tools("ovsdb_server_crash_keeps_forwarding", TOOLS) {
         return;
     }
-    let mut h = Host::new(4, 3);
+    let h = Host::new(4, 3);
     h.vsctl_ok(&["add-br", "br0"]);
     for p in &h.ports[..2] {
         h.vsctl_ok(&["add-port", "br0", p]);
@@ -556,9 +480,9 @@ fn ovsdb_server_crash_keeps_forwarding() {
         ),
     ]);
     std::thread::sleep(Duration::from_millis(1000));
-    kill_child(&mut h.ovsdb, "-KILL");
+    h.ovsdb.kill9();
     std::thread::sleep(Duration::from_millis(1500));
-    h.start_ovsdb();
+    h.ovsdb.try_start().unwrap();
     drop(ping);
     // Wait for the ping to finish (6 s of 20 pps).
     let out = h.path("ping.txt");

@@ -47,6 +47,16 @@ where
         .collect()
 }
 
+/// A finished command's status, stdout and stderr, for failure messages.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// The command's stdout when it ran and exited 0; otherwise an error naming the command
 /// line, the exit status and what it printed (stderr, or stdout when stderr is empty).
 pub fn checked(cmdline: &str, out: io::Result<Output>) -> Result<String, String> {
@@ -102,6 +112,26 @@ where
     checked(&args.join(" "), try_run(&args))
 }
 
+/// Write `DIR/docker`, a stand-in for `docker` that answers only what Debian's `ovs-docker`
+/// asks — `docker inspect -f '{{.State.Pid}}' NAME` — with the PID of each `(NAME, PID)`
+/// (a process in the "container's" namespace), and fails like docker for any other name.
+/// Put `DIR` first on `PATH` for `ovs-docker`.
+pub fn docker_stand_in(dir: &std::path::Path, containers: &[(&str, u32)]) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    let cases: String = containers
+        .iter()
+        .map(|(name, pid)| format!("  {name}) echo {pid} ;;\n"))
+        .collect();
+    let script = format!(
+        "#!/bin/sh\n# docker inspect -f '{{{{.State.Pid}}}}' NAME\n[ \"$1\" = inspect ] || exit 1\n\
+         case \"$4\" in\n{cases}  *) echo \"Error: No such object: $4\" >&2; exit 1 ;;\nesac\n"
+    );
+    let docker = dir.join("docker");
+    std::fs::write(&docker, script)?;
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +145,13 @@ mod tests {
         assert_eq!(run_checked(["sh", "-c", "echo hi"]).unwrap(), "hi\n");
         let e = run_checked(["sh", "-c", "echo oops >&2; exit 3"]).unwrap_err();
         assert!(e.contains("exit status: 3") && e.contains("oops"), "{e}");
+        let dir = std::env::temp_dir().join(crate::owned_name("docker"));
+        docker_stand_in(&dir, &[("c1", 42)]).unwrap();
+        let docker = dir.join("docker").display().to_string();
+        let inspect = |name: &str| run_checked([&docker, "inspect", "-f", "{{.State.Pid}}", name]);
+        assert_eq!(inspect("c1").unwrap(), "42\n");
+        assert!(inspect("c9").unwrap_err().contains("No such object: c9"));
+        std::fs::remove_dir_all(&dir).unwrap();
         assert!(run_checked(["/nonexistent/prog"])
             .unwrap_err()
             .contains("could not run"));

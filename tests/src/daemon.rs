@@ -9,7 +9,7 @@
 //! as a `String` (for code that reports, such as rvs-bench), the plain form panics with it
 //! and the daemon's log (for tests).
 
-use crate::cmd::checked;
+use crate::cmd::{checked, output_text};
 use crate::names::{owned_name, ProcId};
 use crate::netns::Netns;
 use serde::{Deserialize, Serialize};
@@ -119,15 +119,6 @@ impl Bins {
         }
         Ok(())
     }
-}
-
-fn describe_output(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// One rvsd running inside a network namespace, with `DIR/run` and `DIR/db` as its run and
@@ -323,7 +314,7 @@ impl Rvsd {
         assert!(
             o.status.success(),
             "{tool} {args:?} failed: {}\nrvsd log:\n{}",
-            describe_output(&o),
+            output_text(&o),
             self.log()
         );
         String::from_utf8_lossy(&o.stdout).into_owned()

@@ -50,7 +50,7 @@ mod ovs;
 mod skip;
 mod vsctl;
 
-pub use cmd::{checked, run, run_checked, shell_words, try_run};
+pub use cmd::{checked, docker_stand_in, output_text, run, run_checked, shell_words, try_run};
 pub use daemon::{Bins, Rvsd, RvsdHost, TempDir, BIN_DIR_ENV};
 pub use inspect::{coverage_total, pcap_frames, rss_kb, Capture};
 pub use lab::topology::{HostSpec, Topology, TopologyError, TunnelKind};

@@ -76,7 +76,17 @@ impl OvsdbServer {
         self.dir.join("run/db.sock")
     }
 
-    /// `OVS_RUNDIR`/`OVS_LOGDIR`/`OVS_DBDIR` for this instance's tools.
+    /// `PROG` (an OVS tool, or anything that reads `OVS_RUNDIR`/`OVS_LOGDIR`/`OVS_DBDIR`)
+    /// with this instance's directories in its environment; add arguments and run it.
+    pub fn ovs_command(&self, prog: &str) -> Command {
+        self.command(&[prog], false)
+    }
+
+    /// [`OvsdbServer::ovs_command`], run inside the instance's namespace (when it has one).
+    pub fn ovs_command_in_ns(&self, prog: &str) -> Command {
+        self.command(&[prog], true)
+    }
+
     fn command(&self, args: &[&str], in_ns: bool) -> Command {
         let prog = tool_path(args[0]);
         let mut c = match (&self.ns, in_ns) {
@@ -153,12 +163,28 @@ impl OvsdbServer {
         }
     }
 
+    /// `unix:SOCKET`, the database as clients name it.
+    pub fn remote(&self) -> String {
+        format!("unix:{}", self.sock().display())
+    }
+
+    /// Debian's `ovs-vsctl --timeout=20 --db=unix:SOCKET ARGS`, whatever its exit status.
+    pub fn vsctl(&self, args: &[&str]) -> std::process::Output {
+        let db = format!("--db={}", self.remote());
+        let out = self
+            .ovs_command("ovs-vsctl")
+            .args(["--timeout=20", db.as_str()])
+            .args(args)
+            .output();
+        out.unwrap_or_else(|e| panic!("could not run ovs-vsctl: {e}"))
+    }
+
     /// Debian's `ovs-vsctl ARGS` against this database: stdout, or the error it printed.
     pub fn try_vsctl(&self, args: &[&str]) -> Result<String, String> {
-        let db = format!("--db=unix:{}", self.sock().display());
-        let mut a = vec!["ovs-vsctl", "--timeout=20", db.as_str()];
-        a.extend_from_slice(args);
-        self.tool(&a)
+        checked(
+            &format!("ovs-vsctl {}", args.join(" ")),
+            Ok(self.vsctl(args)),
+        )
     }
 }
 
@@ -202,8 +228,7 @@ impl Ovs {
                 &format!("other_config:{kv}"),
             ])?;
         }
-        let sock = format!("unix:{}", ovs.db.sock().display());
-        ovs.db.daemon(&["ovs-vswitchd", &sock])?;
+        ovs.db.daemon(&["ovs-vswitchd", &ovs.db.remote()])?;
         Ok(ovs)
     }
 

@@ -10,6 +10,7 @@
 //! kit finds them next to this test binary.
 
 use rvs_testkit::lab::state::LabState;
+use rvs_testkit::lab::topology::TunnelSpec;
 use rvs_testkit::{
     skip, skip_unless_tools, Bins, HostSpec, Lab, LabOptions, TempDir, Topology, TunnelKind,
 };
@@ -465,4 +466,35 @@ fn readme_two_site_example() {
         4,
         "{matrix}"
     );
+}
+
+/// Every tunnel type rvs has carries a lab across two sites, with a key (VNI for VXLAN and
+/// Geneve), and keeps its VLANs apart.
+#[test]
+fn vxlan_and_geneve_tunnels_join_sites() {
+    let Some(cli) = setup("vxlan_and_geneve_tunnels_join_sites", "labudp") else {
+        return;
+    };
+    for kind in [TunnelKind::Vxlan, TunnelKind::Geneve] {
+        let mut topo = Topology::from_toml(TWO_VLANS).unwrap();
+        topo.tunnels = vec![TunnelSpec {
+            between: vec!["site-a".into(), "site-b".into()],
+            kind,
+            key: Some(5000),
+        }];
+        let opts = LabOptions {
+            root: cli.root.0.clone(),
+            ..LabOptions::default()
+        };
+        let lab = Lab::up(&topo, opts).unwrap();
+        let port = format!("{}0", kind.as_str());
+        let opts = lab.vsctl("site-a", &["get", "interface", &port, "options"]);
+        assert!(opts.contains("key=\"5000\""), "{kind:?}: {opts}");
+        let m = lab.pingall();
+        assert!(m.all_expected(), "{kind:?}:\n{m}");
+        assert!(
+            m.get("a10", "b10").unwrap().reached,
+            "{kind:?}: across the tunnel"
+        );
+    }
 }

@@ -9,13 +9,18 @@ pub mod suite;
 use rvs_testkit::{unique_ifname, Netns};
 pub use rvs_testkit::{Bins, Rvsd, RvsdHost, TempDir};
 
+pub const RVSD: &str = env!("CARGO_BIN_EXE_rvsd");
+pub const VSCTL: &str = env!("CARGO_BIN_EXE_ovs-vsctl");
+pub const APPCTL: &str = env!("CARGO_BIN_EXE_ovs-appctl");
+pub const DPCTL: &str = env!("CARGO_BIN_EXE_ovs-dpctl");
+
 /// The binaries cargo built for these tests.
 pub fn bins() -> Bins {
     Bins {
-        rvsd: env!("CARGO_BIN_EXE_rvsd").into(),
-        vsctl: env!("CARGO_BIN_EXE_ovs-vsctl").into(),
-        appctl: env!("CARGO_BIN_EXE_ovs-appctl").into(),
-        dpctl: env!("CARGO_BIN_EXE_ovs-dpctl").into(),
+        rvsd: RVSD.into(),
+        vsctl: VSCTL.into(),
+        appctl: APPCTL.into(),
+        dpctl: DPCTL.into(),
     }
 }
 

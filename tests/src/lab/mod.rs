@@ -12,8 +12,9 @@
 //! - a host is a namespace whose `eth0` (MAC from the plan) is a veth whose peer, named like
 //!   the host, is a port of its switch's `br0` (`tag=VLAN` for `vlan`);
 //! - a tunnel is a veth `ulN` between two switch namespaces with addresses from
-//!   172.16.0.0/12 that no host subnet overlaps, and a port `greN` (`type=gre`,
-//!   `options:remote_ip=` the other end) on each `br0`.
+//!   172.16.0.0/12 that no host subnet overlaps, and a port `greN`, `vxlanN` or `geneveN`
+//!   (`type=` the tunnel's type, `options:remote_ip=` the other end, `options:key=` its key)
+//!   on each `br0`.
 //!
 //! **Ready.** [`Lab::up`] returns when every port of every switch is listed by
 //! `ovs-appctl dpctl/show` and has no `error`, and a frame has crossed every switch: each

@@ -41,9 +41,9 @@ pub const HOST_IF: &str = "eth0";
 pub enum TunnelKind {
     /// GRE (`type=gre`).
     Gre,
-    /// VXLAN (`type=vxlan`), once rvs has it.
+    /// VXLAN (`type=vxlan`; `key` is the VNI).
     Vxlan,
-    /// Geneve (`type=geneve`), once rvs has it.
+    /// Geneve (`type=geneve`; `key` is the VNI).
     Geneve,
 }
 
