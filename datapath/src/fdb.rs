@@ -852,8 +852,13 @@ mod tests {
             assert_eq!(f.learn(0, mac(1000 + i), 3, 1), Learned::New, "host {i}");
         }
         let s = f.stats();
-        assert_eq!((s.current, s.static_entries, s.evicted), (200, 120, 50));
+        // A new address whose bucket is full also evicts inside it, so one learn can evict
+        // twice (random bucket placement): at most one entry below the bound per such case.
+        assert!(s.current <= 200 && s.current >= 195, "{s:?}");
+        assert_eq!(s.static_entries, 120);
+        assert!(s.evicted >= 50, "{s:?}");
         assert_eq!(f.port_count(1), 120, "static entries stay");
+        assert_eq!(f.snapshot(1).len(), s.current);
         // Only when every entry is static is the table full.
         let g = Fdb::new(4);
         for i in 0..4 {
