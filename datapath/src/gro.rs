@@ -26,7 +26,7 @@
 //! Frames that break a rule are forwarded unchanged, in order.
 //! No allocation; the absorbed buffers go back to the pool. Owned by one PMD (not shared).
 
-use crate::packet::{Batch, Offload, Packet, PacketPool, GSO_TCPV4, GSO_TCPV6};
+use crate::packet::{Batch, Offload, Packet, PacketPool, GSO_NONE, GSO_TCPV4, GSO_TCPV6};
 use crate::wire::ipv4::{self, proto, Ipv4Packet};
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::l4::{tcp_flags, TCP_CSUM_OFFSET, TCP_MIN_HEADER_LEN};
@@ -61,14 +61,28 @@ struct Run {
     segs: u16,
     /// False once a short segment or PSH has been appended.
     open: bool,
+    /// The head carries a partial checksum (see [`partial_at`]).
+    partial: bool,
+}
+
+/// True when `p` is flagged with a partial TCP checksum at `l4` and nothing else (what a
+/// sender's checksum offload leaves, recognized on receive by
+/// `offload::mark_unflagged_partial`). Such a checksum is not verifiable: like Linux's GRO
+/// with `CHECKSUM_PARTIAL`, it is taken as valid (the frame never crossed a wire unchecked:
+/// its outer datagram was accepted by the kernel), and the merged frame stays partial.
+fn partial_at(p: &Packet, l4: usize) -> bool {
+    let o = p.meta.offload;
+    o.needs_csum
+        && !o.data_valid
+        && o.gso_type == GSO_NONE
+        && usize::from(o.csum_start) == l4
+        && usize::from(o.csum_offset) == TCP_CSUM_OFFSET
 }
 
 /// The layout of `frame` when it could start a run: a TCP data segment over IPv4 (header
 /// checksum verified) or IPv6. Its TCP checksum is checked when a segment wants to join.
 fn eligible(p: &Packet) -> Option<Run> {
-    if p.meta.offload != Offload::default() {
-        return None;
-    }
+    let flagged = p.meta.offload != Offload::default();
     let f = p.data();
     let l2 = EthernetFrame::new_checked(f).ok()?.parse_l2().ok()?;
     let l3 = l2.l3_offset;
@@ -94,6 +108,10 @@ fn eligible(p: &Packet) -> Option<Run> {
         }
         _ => return None,
     };
+    let partial = partial_at(p, l4);
+    if flagged && !partial {
+        return None;
+    }
     let hdr = l4 + usize::from(*f.get(l4 + 12)? >> 4) * 4;
     if hdr - l4 < TCP_MIN_HEADER_LEN || hdr >= f.len() || !flags_ok(f[l4 + 13]) {
         return None;
@@ -112,6 +130,7 @@ fn eligible(p: &Packet) -> Option<Run> {
         df,
         segs: 1,
         open: f[l4 + 13] & tcp_flags::PSH == 0,
+        partial,
     })
 }
 
@@ -143,7 +162,7 @@ fn try_append(head: &mut Packet, run: &mut Run, cand: &Packet) -> bool {
     if !run.open
         || cand.meta.in_port != head.meta.in_port
         || cand.meta.tunnel != head.meta.tunnel
-        || cand.meta.offload != Offload::default()
+        || (cand.meta.offload != Offload::default() && !partial_at(cand, run.l4))
     {
         return false;
     }
@@ -182,13 +201,13 @@ fn try_append(head: &mut Packet, run: &mut Run, cand: &Packet) -> bool {
     {
         return false;
     }
-    if run.segs == 1 && !tcp_checksum_ok(h, l3, l4, run.v6) {
+    if run.segs == 1 && !run.partial && !tcp_checksum_ok(h, l3, l4, run.v6) {
         // The head itself is bad: it goes out alone, and nothing joins it.
         run.open = false;
         return false;
     }
     let ip_ok = run.v6 || Ipv4Packet::new_checked(&c[l3..]).is_ok_and(|ip| ip.verify_checksum());
-    if !ip_ok || !tcp_checksum_ok(c, l3, l4, run.v6) {
+    if !ip_ok || (!partial_at(cand, l4) && !tcp_checksum_ok(c, l3, l4, run.v6)) {
         return false;
     }
     let flags = c[l4 + 13];
@@ -268,7 +287,7 @@ pub fn coalesce(batch: &mut Batch, from: usize, pool: &mut PacketPool, c: &mut G
 mod tests {
     use super::*;
     use crate::offload::{prepare_tx, OffloadCounters};
-    use crate::packet::{GSO_NONE, MAX_FRAME};
+    use crate::packet::MAX_FRAME;
     use crate::wire::l4::{self, tests::tcp_frame};
     use crate::wire::put32;
 

@@ -158,6 +158,66 @@ pub fn mark_unflagged_partial(p: &mut Packet) -> bool {
     true
 }
 
+/// The receive rule for a TCP super-frame that arrives whole without GSO metadata: a kernel
+/// tunnel that sends a GSO skb over a virtual underlay (a veth) hands it to the receiving UDP
+/// socket as one datagram, whose inner IP packet is longer than the path allows (and no
+/// segment size is reported). If `p` holds a TCP packet (IPv4 or IPv6, no padding) longer than
+/// `max_l3` bytes of L3, mark it as the GSO super-frame it is: segment size
+/// `max_l3 − (IP + TCP headers)`, checksum partial (kept when the field already holds the
+/// pseudo-header sum; converted when the full checksum verifies). A frame with a bad checksum
+/// is left alone (its egress then drops it as over-MTU, counted). Returns whether it marked.
+pub fn mark_tcp_superframe(p: &mut Packet, max_l3: usize) -> bool {
+    if p.meta.offload != Offload::default() {
+        return false;
+    }
+    let f = p.data();
+    let Ok(loc) = l4::locate(f) else {
+        return false;
+    };
+    let end = loc.l4_offset + loc.l4_len;
+    if loc.protocol != proto::TCP || end != f.len() || end - loc.l3_offset <= max_l3 {
+        return false;
+    }
+    let Some(&off_byte) = f.get(loc.l4_offset + 12) else {
+        return false;
+    };
+    let hdr = loc.l4_offset + usize::from(off_byte >> 4) * 4;
+    let Some(mss) = max_l3.checked_sub(hdr - loc.l3_offset).filter(|m| *m > 0) else {
+        return false;
+    };
+    let (Ok(mss), Ok(hdr16), Ok(start)) = (
+        u16::try_from(mss),
+        u16::try_from(hdr),
+        u16::try_from(loc.l4_offset),
+    ) else {
+        return false;
+    };
+    if hdr >= end {
+        return false;
+    }
+    let field = loc.l4_offset + 16;
+    let Ok(ph) = l4::pseudo_sum(f, &loc) else {
+        return false;
+    };
+    let partial = checksum::fold(ph);
+    if be16(f, field) != partial {
+        if !l4::verify(f).unwrap_or(false) {
+            return false;
+        }
+        put16(p.data_mut(), field, partial);
+    }
+    p.meta.offload = Offload {
+        needs_csum: true,
+        data_valid: false,
+        gso_type: if loc.is_ipv4 { GSO_TCPV4 } else { GSO_TCPV6 },
+        hdr_len: hdr16,
+        gso_size: mss,
+        csum_start: start,
+        csum_offset: 16,
+    };
+    true
+}
+
 /// Where the headers of a super-frame end and what to fix in each segment.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
@@ -555,6 +615,42 @@ mod tests {
         let v = run(p, false, &mut pool, &mut c);
         assert_eq!(be16(v[0].data(), field), 0xffff);
         assert!(l4::verify(v[0].data()).unwrap());
+    }
+
+    /// A TCP super-frame that arrived whole (as a kernel tunnel's GSO datagram does) becomes a
+    /// GSO frame whose software segmentation gives valid segments of the path's size; a
+    /// frame that fits, or whose checksum is bad, is left alone.
+    #[test]
+    fn a_whole_tcp_superframe_is_marked_for_segmentation() {
+        let mut f = crate::wire::l4::tests::tcp_frame(5000);
+        crate::wire::l4::fill(&mut f).unwrap();
+        let mut p = Packet::from_bytes(&f);
+        assert!(mark_tcp_superframe(&mut p, 1450));
+        let o = p.meta.offload;
+        assert_eq!(
+            (o.gso_type, o.gso_size, o.csum_start),
+            (GSO_TCPV4, 1450 - 40, 34)
+        );
+        let mut pool = PacketPool::new(16);
+        let mut c = OffloadCounters::default();
+        let segs = run(p, false, &mut pool, &mut c);
+        assert_eq!(segs.len(), 5000usize.div_ceil(1410));
+        for s in &segs {
+            assert!(l4::verify(s.data()).unwrap());
+            assert!(s.len() - 14 <= 1450);
+        }
+        let mut small = Packet::from_bytes(&f);
+        assert!(
+            !mark_tcp_superframe(&mut small, 6000),
+            "fits: not a super-frame"
+        );
+        let mut bad = f.clone();
+        bad[100] ^= 0xff;
+        let mut p = Packet::from_bytes(&bad);
+        assert!(
+            !mark_tcp_superframe(&mut p, 1450),
+            "bad checksum: left alone"
+        );
     }
 
     /// Defect: a vnet header with only the ECN GSO bit (and no `needs_csum`) went to checksum

@@ -286,6 +286,10 @@ pub struct UdpTunnelPort {
     drops: [u64; TunnelDrop::ALL.len()],
     no_buffer: u64,
     inbox_full: u64,
+    /// Inner frames received with a partial checksum (marked for completion).
+    csum_partial: u64,
+    /// Inner TCP super-frames received whole (marked for segmentation).
+    rx_superframes: u64,
     tx: TxCounters,
     offload: OffloadCounters,
     gro: GroCounters,
@@ -381,6 +385,8 @@ impl UdpTunnelPort {
             drops: [0; TunnelDrop::ALL.len()],
             no_buffer: 0,
             inbox_full: 0,
+            csum_partial: 0,
+            rx_superframes: 0,
             tx: TxCounters::default(),
             offload: OffloadCounters::default(),
             gro: GroCounters::default(),
@@ -423,6 +429,8 @@ impl UdpTunnelPort {
             (n.rest[7], self.gro.segments),
             (n.rest[8], self.no_buffer),
             (n.rest[9], self.inbox_full),
+            (n.rest[10], self.csum_partial),
+            (n.rest[11], self.rx_superframes),
         ]);
         v
     }
@@ -488,6 +496,19 @@ impl UdpTunnelPort {
         batch: &mut Batch,
         pool: &mut PacketPool,
     ) {
+        // A kernel tunnel on a veth underlay may deliver a whole TCP super-frame as one
+        // datagram: mark it for segmentation at the tunnel's inner MTU. Otherwise the inner
+        // TCP/UDP checksum may be partial (the sender's offload): recognize it, as AF_XDP
+        // receive does, so egress completes it.
+        let max_l3 = self
+            .route
+            .mtu
+            .saturating_sub(self.cfg.header_len() + crate::wire::ethernet::HEADER_LEN);
+        if offload::mark_tcp_superframe(&mut p, max_l3) {
+            self.rx_superframes += 1;
+        } else if offload::mark_unflagged_partial(&mut p) {
+            self.csum_partial += 1;
+        }
         p.meta.in_port = e.members[idx].port_no;
         p.meta.tunnel = Some(TunnelMeta {
             src: hdr.src,
@@ -669,7 +690,7 @@ impl UdpTunnelPort {
 /// The per-kind counter names.
 struct Names {
     tx: [&'static str; 7],
-    rest: [&'static str; 10],
+    rest: [&'static str; 12],
 }
 
 fn names(kind: TunnelKind) -> Names {
@@ -695,6 +716,8 @@ fn names(kind: TunnelKind) -> Names {
                 "geneve_rx_gro_segments",
                 "geneve_rx_no_buffer",
                 "geneve_rx_inbox_full",
+                "geneve_rx_csum_partial",
+                "geneve_rx_whole_superframes",
             ],
         },
         _ => Names {
@@ -718,6 +741,8 @@ fn names(kind: TunnelKind) -> Names {
                 "vxlan_rx_gro_segments",
                 "vxlan_rx_no_buffer",
                 "vxlan_rx_inbox_full",
+                "vxlan_rx_csum_partial",
+                "vxlan_rx_whole_superframes",
             ],
         },
     }
