@@ -1,7 +1,8 @@
 //! The systems `rvs-bench` compares and the topology it builds for each: a generator netns
 //! and a sink netns, each with one veth `eth0` (DEFAULT offloads, IPv6 off so nothing else
 //! talks), joined either directly (the generator's ceiling) or through a switch netns, or
-//! through two switch "hosts" joined by an underlay veth carrying GRE.
+//! through two switch "hosts" joined by an underlay veth carrying a tunnel (GRE, VXLAN or
+//! Geneve; rvs, OVS, or the Linux bridge with the kernel's vxlan device).
 //!
 //! The daemons are rvs_testkit's [`Rvsd`] and [`Ovs`], the scratch directory its
 //! [`TempDir`]. Every resource is owned by a value that removes it on drop, in this order:
@@ -16,9 +17,9 @@ use std::net::Ipv4Addr;
 pub const GEN_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 /// Sink side address.
 pub const SINK_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
-/// Underlay addresses of the two GRE hosts.
+/// Underlay addresses of the two tunnel hosts.
 pub const UNDERLAY: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 99, 1, 1), Ipv4Addr::new(10, 99, 1, 2)];
-/// MTU of the GRE underlay: room for 1500-byte frames plus the 38-byte encapsulation.
+/// MTU of the tunnel underlay: room for 1500-byte frames plus any encapsulation.
 pub const UNDERLAY_MTU: &str = "9000";
 
 /// A system under test.
@@ -40,11 +41,29 @@ pub enum System {
     RvsGre,
     /// OVS ↔ OVS over GRE on an underlay veth (`br-phy` holds the underlay address).
     OvsGre,
+    /// rvsd ↔ rvsd over VXLAN.
+    RvsVxlan,
+    /// rvsd ↔ rvsd over Geneve.
+    RvsGeneve,
+    /// A Linux bridge with the kernel's vxlan device on each host.
+    LinuxVxlan,
+    /// OVS ↔ OVS over VXLAN.
+    OvsVxlan,
+    /// OVS ↔ OVS over Geneve.
+    OvsGeneve,
+}
+
+/// Who switches on each host of a tunnel system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TunnelSwitch {
+    Rvs,
+    Ovs,
+    Linux,
 }
 
 impl System {
     /// Every system, in report order.
-    pub const ALL: [System; 8] = [
+    pub const ALL: [System; 13] = [
         System::Direct,
         System::Rvs,
         System::RvsAfxdp,
@@ -53,6 +72,11 @@ impl System {
         System::OvsTso,
         System::RvsGre,
         System::OvsGre,
+        System::RvsVxlan,
+        System::RvsGeneve,
+        System::LinuxVxlan,
+        System::OvsVxlan,
+        System::OvsGeneve,
     ];
 
     /// Name used on the command line, in tables and in JSON.
@@ -66,7 +90,26 @@ impl System {
             System::OvsTso => "ovs-tso",
             System::RvsGre => "rvs-gre",
             System::OvsGre => "ovs-gre",
+            System::RvsVxlan => "rvs-vxlan",
+            System::RvsGeneve => "rvs-geneve",
+            System::LinuxVxlan => "linux-vxlan",
+            System::OvsVxlan => "ovs-vxlan",
+            System::OvsGeneve => "ovs-geneve",
         }
+    }
+
+    /// The tunnel and who switches, for the two-host systems.
+    fn tunnel(self) -> Option<(TunnelKind, TunnelSwitch)> {
+        Some(match self {
+            System::RvsGre => (TunnelKind::Gre, TunnelSwitch::Rvs),
+            System::OvsGre => (TunnelKind::Gre, TunnelSwitch::Ovs),
+            System::RvsVxlan => (TunnelKind::Vxlan, TunnelSwitch::Rvs),
+            System::RvsGeneve => (TunnelKind::Geneve, TunnelSwitch::Rvs),
+            System::LinuxVxlan => (TunnelKind::Vxlan, TunnelSwitch::Linux),
+            System::OvsVxlan => (TunnelKind::Vxlan, TunnelSwitch::Ovs),
+            System::OvsGeneve => (TunnelKind::Geneve, TunnelSwitch::Ovs),
+            _ => return None,
+        })
     }
 
     /// Look a system up by [`System::name`].
@@ -76,7 +119,8 @@ impl System {
 
     /// True for the OVS variants (they need `ovs-vswitchd`).
     pub fn is_ovs(self) -> bool {
-        matches!(self, System::Ovs | System::OvsTso | System::OvsGre)
+        matches!(self, System::Ovs | System::OvsTso)
+            || matches!(self.tunnel(), Some((_, TunnelSwitch::Ovs)))
     }
 }
 
@@ -185,7 +229,10 @@ impl Bed {
                 }
                 bed.switches.push(sw);
             }
-            System::RvsGre | System::OvsGre => {
+            _ => {
+                let Some((kind, who)) = sys.tunnel() else {
+                    return Err(format!("{}: no topology", sys.name()));
+                };
                 let h = [quiet_ns("bh"), quiet_ns("bh")];
                 let up = [unique_ifname("bu"), unique_ifname("bu")];
                 h[0].add_veth(&up[0], &h[1], &up[1]);
@@ -196,34 +243,55 @@ impl Bed {
                     h[i].exec(["ip", "link", "set", &up[i], "mtu", UNDERLAY_MTU]);
                     let port = if i == 0 { &pg } else { &ps };
                     let remote = UNDERLAY[1 - i].to_string();
+                    let local = UNDERLAY[i].to_string();
                     let sub = dir.join(format!("h{i}"));
                     std::fs::create_dir_all(&sub).map_err(|e| e.to_string())?;
                     let tunnel = |c: Vsctl, br: &str| {
-                        c.add_port(br, port)
-                            .tunnel(br, "gre0", TunnelKind::Gre, &remote, &[])
+                        c.add_port(br, port).tunnel(br, "tun0", kind, &remote, &[])
                     };
-                    if sys == System::RvsGre {
-                        h[i].set_addr(&up[i], &format!("{}/24", UNDERLAY[i]));
-                        let r = Rvsd::try_start(bins, &h[i], &sub)?;
-                        let res = r
-                            .try_vsctl(&tunnel(Vsctl::new().add_br("br0"), "br0").words())
-                            .and_then(|_| r.port_errors(&[port, "gre0"]));
-                        bed.daemons.push(Daemon::Rvs(r));
-                        res?;
-                    } else {
-                        // br-phy holds the underlay address, with the underlay veth as its port.
-                        let o = Ovs::try_start(&h[i], &sub, &[])?;
-                        let mtu = format!("mtu_request={UNDERLAY_MTU}");
-                        let phy = Vsctl::new()
-                            .netdev_br("br-phy")
-                            .add_port("br-phy", &up[i])
-                            .set_interface("br-phy", &[&mtu]);
-                        let res = o.try_vsctl(&phy.words()).and_then(|_| {
-                            h[i].try_set_addr("br-phy", &format!("{}/24", UNDERLAY[i]))?;
-                            o.try_vsctl(&tunnel(Vsctl::new().netdev_br("br-int"), "br-int").words())
-                        });
-                        bed.daemons.push(Daemon::Ovs(o));
-                        res?;
+                    match who {
+                        TunnelSwitch::Rvs => {
+                            h[i].set_addr(&up[i], &format!("{local}/24"));
+                            let r = Rvsd::try_start(bins, &h[i], &sub)?;
+                            let res = r
+                                .try_vsctl(&tunnel(Vsctl::new().add_br("br0"), "br0").words())
+                                .and_then(|_| r.port_errors(&[port, "tun0"]));
+                            bed.daemons.push(Daemon::Rvs(r));
+                            res?;
+                        }
+                        TunnelSwitch::Linux => {
+                            // The kernel's own VXLAN on a Linux bridge (MTU 1500 on the
+                            // vxlan device: the underlay has room).
+                            h[i].set_addr(&up[i], &format!("{local}/24"));
+                            h[i].exec([
+                                "ip", "link", "add", "vx0", "mtu", "1500", "type", "vxlan", "id",
+                                "100", "remote", &remote, "local", &local, "dstport", "4789",
+                            ]);
+                            h[i].exec(["ip", "link", "add", "lbr0", "type", "bridge"]);
+                            for dev in ["vx0", port.as_str()] {
+                                h[i].exec(["ip", "link", "set", dev, "master", "lbr0"]);
+                                h[i].link_up(dev);
+                            }
+                            h[i].link_up("lbr0");
+                        }
+                        TunnelSwitch::Ovs => {
+                            // br-phy holds the underlay address, with the underlay veth as its
+                            // port.
+                            let o = Ovs::try_start(&h[i], &sub, &[])?;
+                            let mtu = format!("mtu_request={UNDERLAY_MTU}");
+                            let phy = Vsctl::new()
+                                .netdev_br("br-phy")
+                                .add_port("br-phy", &up[i])
+                                .set_interface("br-phy", &[&mtu]);
+                            let res = o.try_vsctl(&phy.words()).and_then(|_| {
+                                h[i].try_set_addr("br-phy", &format!("{local}/24"))?;
+                                o.try_vsctl(
+                                    &tunnel(Vsctl::new().netdev_br("br-int"), "br-int").words(),
+                                )
+                            });
+                            bed.daemons.push(Daemon::Ovs(o));
+                            res?;
+                        }
                     }
                 }
                 bed.switches.extend(h);

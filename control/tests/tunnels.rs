@@ -751,7 +751,13 @@ fn hostile_udp_tunnel_packets_are_dropped_and_counted() {
             hostile.push(udp_tunnel_packet(kind, 77, 0, Some(true), "rvs-critical"));
             want.push("geneve_drop_critical_option".into());
         }
-        send_udp(&pair.h2.ns, "10.201.0.3", U1, port, std::slice::from_ref(&good)); // spoofed source
+        send_udp(
+            &pair.h2.ns,
+            "10.201.0.3",
+            U1,
+            port,
+            std::slice::from_ref(&good),
+        ); // spoofed source
         send_udp(&pair.h2.ns, U2, U1, port, &hostile);
         // Positive controls: the valid packet, and for Geneve one with a non-critical option.
         let mut controls = vec![good];

@@ -41,6 +41,7 @@ usage: rvs-bench [options]      (as root)
   --duration SECS       seconds per case (default 10; --quick: 1)
   --only SYS[,SYS]      systems to run (direct always runs: it is the ceiling and CPU baseline):
                         direct rvs rvs-afxdp linux-bridge ovs ovs-tso rvs-gre ovs-gre
+                        rvs-vxlan rvs-geneve linux-vxlan ovs-vxlan ovs-geneve
   --cases PAT[,PAT]     cases whose name contains a pattern: udp-64B-1f udp-64B-1000f
                         udp-512B-… udp-1500B-… tcp rr
   --sizes N[,N]         UDP frame sizes in bytes, without FCS (default 64,512,1500)

@@ -304,16 +304,36 @@ pub struct UdpTunnelPort {
     scratch: SendScratch,
 }
 
-/// One message of a send: socket, segments `[first, end)` of the queue, segment size, outer
-/// TOS and TTL.
+/// One message of a send: source port (transmit pair), segments `[first, end)` of the
+/// queue, segment size and total bytes, outer TOS and TTL.
 #[derive(Debug, Clone, Copy)]
 struct Msg {
-    sock: RawFd,
+    pair: usize,
     first: usize,
     end: usize,
     seg: usize,
+    bytes: usize,
     tos: u8,
     ttl: u8,
+}
+
+impl Msg {
+    /// Append `next` (the queue's following segments) if the result is still one valid
+    /// `UDP_SEGMENT` send: same source port and outer TOS/TTL, every segment but the last of
+    /// the segment size (so this message must end with a full one), within the limits.
+    fn absorb(&mut self, next: &Msg, last_len: usize) -> bool {
+        let ok = next.first == self.end
+            && (next.pair, next.tos, next.ttl, next.seg)
+                == (self.pair, self.tos, self.ttl, self.seg)
+            && last_len == self.seg
+            && next.end - self.first <= MAX_SEGS
+            && self.bytes + next.bytes <= MAX_DGRAM;
+        if ok {
+            self.end = next.end;
+            self.bytes += next.bytes;
+        }
+        ok
+    }
 }
 
 /// Buffers `sendmmsg` is built in, kept between bursts.
@@ -597,26 +617,41 @@ impl UdpTunnelPort {
                         break;
                     }
                 }
-                msgs.push(Msg {
-                    sock: self.tx_socks[pair].for_send(j - i),
+                let m = Msg {
+                    pair,
                     first: i,
                     end: j,
                     seg,
+                    bytes: total,
                     tos,
                     ttl,
-                });
+                };
+                // Frames of one flow and size (small datagrams, or the segments of
+                // consecutive super-frames) share one send: one trip through the UDP and IP
+                // stacks for the lot, and one coalesced buffer for the receiver.
+                let merged = match msgs.last_mut() {
+                    Some(prev) => {
+                        let last_len = self.txq[prev.end - 1].len();
+                        prev.absorb(&m, last_len)
+                    }
+                    None => false,
+                };
+                if !merged {
+                    msgs.push(m);
+                }
                 i = j;
             }
         }
         let dst = linux::sockaddr_in(self.cfg.remote_ip, self.cfg.dst_port);
         let mut k = 0;
         while k < msgs.len() {
-            let sock = msgs[k].sock;
+            let sock = |m: &Msg| self.tx_socks[m.pair].for_send(m.end - m.first);
+            let s0 = sock(&msgs[k]);
             let mut l = k + 1;
-            while l < msgs.len() && msgs[l].sock == sock && l - k < BATCH_SIZE {
+            while l < msgs.len() && sock(&msgs[l]) == s0 && l - k < BATCH_SIZE {
                 l += 1;
             }
-            self.send_run(sock, &dst, &msgs[k..l]);
+            self.send_run(s0, &dst, &msgs[k..l]);
             k = l;
         }
         self.scratch.msgs = msgs;
