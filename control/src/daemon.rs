@@ -22,9 +22,9 @@ use crate::unixctl::Request;
 use crate::vsctl::{self, IfaceStatus, Status};
 use crate::vswitchd::{start_only_keys, OvsdbLink};
 use rvs_datapath::dpif::{Dpif, PortInfo, PortKind, PortSpec};
-use rvs_datapath::flow::Decision;
+use rvs_datapath::flow::{Decision, FlowDump};
 use rvs_datapath::tunnel::TunnelKind;
-use rvs_datapath::vlan::PortVlan;
+use rvs_datapath::vlan::{tag_edit, PortVlan, TagEdit};
 use rvs_datapath::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -342,6 +342,20 @@ impl Daemon {
                 let _ = dp.del_port(&p.name);
             }
         }
+        let fast = cfg
+            .other_config
+            .get("hw-offload")
+            .map_or(FASTPATH_DEFAULT, |v| v == "true");
+        match dp.set_fastpath(fast) {
+            Ok(true) if fast => log(Level::Info, "netdev_offload", "kernel fast path enabled"),
+            Ok(true) => log(Level::Info, "netdev_offload", "kernel fast path disabled"),
+            Ok(false) => {}
+            Err(e) => log(
+                Level::Warn,
+                "netdev_offload",
+                &format!("kernel fast path unavailable, forwarding in userspace only: {e}"),
+            ),
+        }
         let have: Vec<String> = dp.bridges();
         for b in &have {
             if !cfg.bridges.iter().any(|x| &x.name == b) {
@@ -398,6 +412,9 @@ impl Daemon {
                         Some(e) => log(Level::Warn, "bridge", &format!("{name}: {e}")),
                     },
                     Err(e) => log(Level::Err, "bridge", &format!("{name}: {e}")),
+                }
+                if let Some(Some(Err(e))) = dp.port_info(&name).map(|p| p.fastpath) {
+                    log(Level::Warn, "netdev_offload", &e);
                 }
             }
         }
@@ -494,13 +511,19 @@ impl Daemon {
         }
     }
 
-    /// `dpctl/dump-flows [-m] [DP]`: one line per cached flow, grouped by PMD.
+    /// `dpctl/dump-flows [-m] [type=TYPES] [DP]`: one line per cached flow, grouped by PMD.
+    /// `type=` keeps flows by where they run, as in OVS: `tc`/`offloaded` (the kernel fast
+    /// path), `ovs`/`non-offloaded` (userspace), `all`; `dpdk` and `partially-offloaded`
+    /// match nothing here.
     fn dump_flows(&self, args: &[String]) -> Result<String, String> {
         let mut verbose = false;
+        // (userspace flows, offloaded flows) shown.
+        let mut types = (true, true);
         for a in args {
             match a.as_str() {
                 "-m" | "--more" => verbose = true,
                 "--names" | "--no-names" => {}
+                t if t.starts_with("type=") => types = dump_types(&t["type=".len()..])?,
                 dp => check_dp_name(dp)?,
             }
         }
@@ -519,11 +542,11 @@ impl Daemon {
             let Some(p) = ports.iter().find(|p| p.port_no == n) else {
                 return render_port(n);
             };
-            let tag = match (p.vlan.egress(vlan), in_tci) {
-                (Some(true), None) => format!("push_vlan(vid={vlan},pcp=0),"),
-                (Some(true), Some(t)) if t & 0x0fff != vlan => format!("set(vlan(vid={vlan})),"),
-                (Some(false), Some(_)) => "pop_vlan,".to_string(),
-                _ => String::new(),
+            let tag = match p.vlan.egress(vlan).map(|t| tag_edit(in_tci, t, vlan)) {
+                Some(TagEdit::Push(vid)) => format!("push_vlan(vid={vid},pcp=0),"),
+                Some(TagEdit::SetVid(vid)) => format!("set(vlan(vid={vid})),"),
+                Some(TagEdit::Pop) => "pop_vlan,".to_string(),
+                Some(TagEdit::Keep) | None => String::new(),
             };
             let out = match p.kind {
                 PortKind::Tunnel(kind) => tnl_push(&render_port(n), kind, &p.options),
@@ -533,7 +556,8 @@ impl Daemon {
         };
         let now = dp.clock().now_ms();
         let mut by_pmd: BTreeMap<usize, String> = BTreeMap::new();
-        for (pmd, f) in dp.dump_flows() {
+        let shown = |f: &FlowDump| if f.offloaded { types.1 } else { types.0 };
+        for (pmd, f) in dp.dump_flows().into_iter().filter(|(_, f)| shown(f)) {
             let actions = match f.decision {
                 Decision::Output(p, vlan) => action_for(p, vlan, f.key.vlan_tci),
                 Decision::Drop(_) => "drop".to_string(),
@@ -869,6 +893,24 @@ fn ufid_of(k: &rvs_datapath::flow::FlowKey) -> String {
     )
 }
 
+/// Whether the kernel fast path is on when `other_config:hw-offload` is not set.
+pub const FASTPATH_DEFAULT: bool = false;
+
+/// `dump-flows type=A,B,…`: which of (userspace flows, offloaded flows) to show.
+fn dump_types(list: &str) -> Result<(bool, bool), String> {
+    let mut shown = (false, false);
+    for t in list.split(',') {
+        match t {
+            "all" => shown = (true, true),
+            "ovs" | "non-offloaded" => shown.0 = true,
+            "tc" | "offloaded" => shown.1 = true,
+            "dpdk" | "partially-offloaded" => {}
+            t => return Err(format!("Failed to parse type ({t})")),
+        }
+    }
+    Ok(shown)
+}
+
 /// A datapath name given to dpctl commands must be ours.
 fn check_dp_name(dp: &str) -> Result<(), String> {
     if dp == "netdev@ovs-netdev" || dp == "ovs-netdev" {
@@ -883,7 +925,7 @@ const COMMANDS: &[(&str, &str, usize, usize)] = &[
     ("coverage/show", "", 0, 0),
     ("dpctl/del-flows", "[dp]", 0, 1),
     ("dpctl/dump-dps", "", 0, 0),
-    ("dpctl/dump-flows", "[-m] [dp]", 0, 3),
+    ("dpctl/dump-flows", "[-m] [type=TYPES] [dp]", 0, 4),
     ("dpctl/show", "[-s] [dp...]", 0, 3),
     ("dpif-netdev/pmd-stats-show", "", 0, 0),
     ("dpif/show", "", 0, 0),

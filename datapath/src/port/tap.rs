@@ -185,6 +185,13 @@ impl Port for TapPort {
         self.link.name()
     }
 
+    fn fastpath_hook(&self) -> Option<crate::fastpath::PortHook> {
+        Some(crate::fastpath::PortHook {
+            ifindex: self.link.ifindex(),
+            dir: crate::fastpath::HookDir::Egress,
+        })
+    }
+
     fn rx_burst(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize {
         if self.link.vanished() {
             return 0;
