@@ -29,7 +29,6 @@ use crate::ovsdb::{
 };
 use crate::vsctl::{IfaceStatus, IFACE_RUNTIME_COLUMNS};
 use mio::{Registry, Token};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The token of the OVSDB connection in the daemon's event loop.
@@ -39,70 +38,21 @@ pub const STATS_INTERVAL: Duration = Duration::from_secs(5);
 /// The OVS release whose schema, commands and outputs rvs follows (`ovs_version`).
 pub const OVS_COMPAT_VERSION: &str = "3.1.0";
 
-/// What rvsd monitors: the configuration it applies and the state columns it writes (so it
-/// can tell what needs writing).
+/// What rvsd monitors: every column of the tables its configuration comes from (so a column
+/// `config_from_replica` starts reading needs no other change) and whose state it writes.
 fn monitor_spec() -> Vec<(String, Vec<String>)> {
-    let t = |name: &str, cols: &[&str]| {
-        (
-            name.to_string(),
-            cols.iter().map(|c| c.to_string()).collect(),
-        )
-    };
-    let mut iface: Vec<&str> = vec![
-        "name",
-        "type",
-        "options",
-        "ofport_request",
-        "mtu_request",
-        "mac",
-        "external_ids",
-        "other_config",
-    ];
-    iface.extend(IFACE_RUNTIME_COLUMNS);
+    ["Open_vSwitch", "Bridge", "Port", "Interface"]
+        .iter()
+        .map(|t| (t.to_string(), Vec::new()))
+        .collect()
+}
+
+/// The Open_vSwitch columns that say what the switch supports, as both modes report them.
+pub fn switch_types() -> Vec<(&'static str, Datum)> {
+    let types = IFACE_TYPES.iter().copied().filter(|t| !t.is_empty());
     vec![
-        t(
-            "Open_vSwitch",
-            &[
-                "bridges",
-                "other_config",
-                "external_ids",
-                "next_cfg",
-                "cur_cfg",
-                "ovs_version",
-                "db_version",
-                "datapath_types",
-                "iface_types",
-                "system_type",
-                "system_version",
-                "dpdk_initialized",
-            ],
-        ),
-        t(
-            "Bridge",
-            &[
-                "name",
-                "ports",
-                "datapath_type",
-                "other_config",
-                "external_ids",
-                "fail_mode",
-                "datapath_id",
-                "datapath_version",
-            ],
-        ),
-        t(
-            "Port",
-            &[
-                "name",
-                "interfaces",
-                "tag",
-                "trunks",
-                "vlan_mode",
-                "other_config",
-                "external_ids",
-            ],
-        ),
-        t("Interface", &iface),
+        ("datapath_types", str_set(["netdev", "system"])),
+        ("iface_types", str_set(types)),
     ]
 }
 
@@ -118,7 +68,7 @@ pub struct OvsdbLink {
     /// The replica changed since the configuration was last taken from it.
     changed: bool,
     next_stats: Instant,
-    /// Bridges already warned about settings rvs does not act on.
+    /// Settings rvs does not act on, already warned about.
     warned: std::collections::BTreeSet<String>,
 }
 
@@ -213,18 +163,7 @@ impl OvsdbLink {
             return None;
         }
         let replica = self.session.replica()?;
-        for (name, mode) in fail_modes(replica) {
-            if mode == "secure" && self.warned.insert(name.clone()) {
-                log(
-                    Level::Warn,
-                    "bridge",
-                    &format!(
-                        "{name}: fail_mode=secure is not supported (rvs has no OpenFlow \
-                         controller connection); the bridge forwards with the NORMAL action"
-                    ),
-                );
-            }
-        }
+        crate::unsupported::log_new(replica, &mut self.warned);
         Some(config_from_replica(replica))
     }
 
@@ -485,15 +424,13 @@ fn state_ops(
     }
     if let Some((uuid, row)) = replica.table("Open_vSwitch").and_then(|t| t.rows().next()) {
         let (system_type, system_version) = os_release();
-        let types = IFACE_TYPES.iter().copied().filter(|t| !t.is_empty());
         let mut want = vec![
             ("ovs_version", opt_str(Some(OVS_COMPAT_VERSION.into()))),
-            ("datapath_types", str_set(["netdev", "system"])),
-            ("iface_types", str_set(types)),
             ("dpdk_initialized", Datum::scalar(Atom::Bool(false))),
             ("system_type", opt_str(system_type)),
             ("system_version", opt_str(system_version)),
         ];
+        want.extend(switch_types());
         if let Some(v) = db_version {
             want.push(("db_version", opt_str(Some(v.to_string()))));
         }
@@ -504,18 +441,6 @@ fn state_ops(
         ops.extend(diff_update(replica, "Open_vSwitch", uuid, want));
     }
     ops
-}
-
-/// Each bridge's `fail_mode`, by bridge name.
-fn fail_modes(replica: &Replica) -> BTreeMap<String, String> {
-    replica
-        .table("Bridge")
-        .map(|t| {
-            t.rows()
-                .filter_map(|(_, r)| Some((str_of(r.get("name"))?, str_of(r.get("fail_mode"))?)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The `other_config` keys of Open_vSwitch that changed between `old` and `new` but only take
@@ -702,11 +627,14 @@ mod tests {
     #[test]
     fn columns_the_server_lacks_are_not_written() {
         let schema = fixtures::schema();
-        let mut spec = monitor_spec();
         // An older server without `datapath_types` and `iface_types`.
-        spec[0]
-            .1
-            .retain(|c| c != "datapath_types" && c != "iface_types");
+        let mut spec = monitor_spec();
+        spec[0].1 = schema.tables["Open_vSwitch"]
+            .columns
+            .keys()
+            .filter(|c| *c != "datapath_types" && *c != "iface_types")
+            .cloned()
+            .collect();
         let mut r = Replica::new(&schema, &spec).unwrap();
         r.apply_update2(&json!({"Open_vSwitch": {OVS: {"initial": {"next_cfg": 1}}}}))
             .unwrap();
