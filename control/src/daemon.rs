@@ -21,9 +21,9 @@
 //! warning logged once, and the row's status or error column where OVS has one.
 
 use crate::config::{Config, Interface};
-use crate::ovsdb::{Atom, Database, Datum};
 use crate::format::{self, DpPortRow, DpSummary, DpifPortRow, FdbRow};
 use crate::log::{log, Level};
+use crate::ovsdb::{Atom, Database, Datum};
 use crate::server::Handler;
 use crate::unixctl::Request;
 use crate::vsctl::{self, IfaceStatus, Status};
@@ -181,9 +181,10 @@ impl Status for DpStatus<'_> {
 
     fn interface(&self, name: &str) -> IfaceStatus {
         let mut st = IfaceStatus::default();
-        let row = self.db.table("Interface").and_then(|t| {
-            t.find("name", &Datum::scalar(Atom::Str(name.to_string())))
-        });
+        let row = self
+            .db
+            .table("Interface")
+            .and_then(|t| t.find("name", &Datum::scalar(Atom::Str(name.to_string()))));
         if let Some((uuid, _)) = row {
             for n in crate::unsupported::notes(self.db.replica()) {
                 if n.table == "Interface" && n.uuid == uuid {
@@ -246,7 +247,11 @@ impl Daemon {
             // What the switch reports (ofports, cur_cfg) is part of the database: keep the
             // file equal to memory; a read-only directory only delays it to the next change.
             if let Err(e) = crate::store::save(&db, &dbdir) {
-                log(Level::Warn, "bridge", &format!("cannot update the database: {e}"));
+                log(
+                    Level::Warn,
+                    "bridge",
+                    &format!("cannot update the database: {e}"),
+                );
             }
         }
         let mut d = Daemon {

@@ -67,12 +67,10 @@ pub fn load(dbdir: &Path) -> Result<Database, StoreError> {
     let path = path(dbdir);
     let mut bytes = Vec::new();
     match fs::File::open(&path) {
-        Ok(mut f) => f
-            .read_to_end(&mut bytes)
-            .map_err(|source| StoreError::Io {
-                path: path.clone(),
-                source,
-            })?,
+        Ok(mut f) => f.read_to_end(&mut bytes).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Database::new()),
         Err(source) => return Err(StoreError::Io { path, source }),
     };
@@ -104,8 +102,7 @@ pub fn from_json_bytes(bytes: &[u8]) -> Result<Database, StoreError> {
     match version {
         0 => Err(corrupt("schema_version 0 is invalid".into())),
         1 => {
-            let cfg: Config =
-                serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+            let cfg: Config = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
             from_config(&cfg).map_err(corrupt)
         }
         2 => {
@@ -225,7 +222,12 @@ pub fn from_config(cfg: &Config) -> Result<Database, String> {
                 db.write("Interface", &i, "other_config", map(&iface.other_config));
                 let ofport = (iface.ofport != 0).then_some(iface.ofport);
                 db.write("Interface", &i, "ofport", opt_int(ofport));
-                db.write("Interface", &i, "ofport_request", opt_int(iface.ofport_request));
+                db.write(
+                    "Interface",
+                    &i,
+                    "ofport_request",
+                    opt_int(iface.ofport_request),
+                );
                 db.write("Interface", &i, "mtu_request", opt_int(iface.mtu_request));
                 if let Some(mac) = &iface.mac {
                     db.write("Interface", &i, "mac", s(mac));
@@ -328,11 +330,21 @@ mod tests {
         let d = tmpdir("bad");
         let p = path(&d);
         for (text, want) in [
-            (&b"{\"schema_version\": 2, \"tables\": "[..], "corrupt configuration"),
+            (
+                &b"{\"schema_version\": 2, \"tables\": "[..],
+                "corrupt configuration",
+            ),
             (&b"{\"schema_version\": 99, \"x\": 1}"[..], "newer"),
-            (&br#"{"schema_version": 2, "tables": {"Bridge": {"x": {}}}}"#[..], "not a row UUID"),
+            (
+                &br#"{"schema_version": 2, "tables": {"Bridge": {"x": {}}}}"#[..],
+                "not a row UUID",
+            ),
             (&br#"{"schema_version": 2, "bogus": 1}"#[..], "bogus"),
-            (&br#"{"schema_version":1,"uuid":"4c7acb42-0e7d-415c-8e2d-26389d3cb985","bogus":1}"#[..], "bogus"),
+            (
+                &br#"{"schema_version":1,"uuid":"4c7acb42-0e7d-415c-8e2d-26389d3cb985","bogus":1}"#
+                    [..],
+                "bogus",
+            ),
         ] {
             fs::write(&p, text).unwrap();
             let e = load(&d).unwrap_err();

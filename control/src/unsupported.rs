@@ -56,14 +56,28 @@ pub fn notes(r: &Replica) -> Vec<Note> {
     if let Some(t) = r.table("Open_vSwitch") {
         for (u, row) in t.rows() {
             if non_empty(row.get("manager_options")) {
-                note("Open_vSwitch", u, "manager_options", format!("OVSDB managers are {stored}: rvsd listens on no OVSDB remote"));
+                note(
+                    "Open_vSwitch",
+                    u,
+                    "manager_options",
+                    format!("OVSDB managers are {stored}: rvsd listens on no OVSDB remote"),
+                );
             }
             if non_empty(row.get("ssl")) {
                 note("Open_vSwitch", u, "ssl", format!("SSL is {stored}"));
             }
-            for m in row.get("manager_options").map(|d| d.keys.clone()).unwrap_or_default() {
+            for m in row
+                .get("manager_options")
+                .map(|d| d.keys.clone())
+                .unwrap_or_default()
+            {
                 if let Some(m) = m.as_uuid() {
-                    note("Manager", m, "last_error", format!("OVSDB managers are {stored}"));
+                    note(
+                        "Manager",
+                        m,
+                        "last_error",
+                        format!("OVSDB managers are {stored}"),
+                    );
                 }
             }
         }
@@ -91,9 +105,18 @@ pub fn notes(r: &Replica) -> Vec<Note> {
                     "controller",
                     format!("{br}: OpenFlow controllers are {stored}: the bridge forwards with the NORMAL action"),
                 );
-                for c in row.get("controller").map(|d| d.keys.clone()).unwrap_or_default() {
+                for c in row
+                    .get("controller")
+                    .map(|d| d.keys.clone())
+                    .unwrap_or_default()
+                {
                     if let Some(c) = c.as_uuid() {
-                        note("Controller", c, "last_error", format!("OpenFlow controllers are {stored}"));
+                        note(
+                            "Controller",
+                            c,
+                            "last_error",
+                            format!("OpenFlow controllers are {stored}"),
+                        );
                     }
                 }
             }
@@ -126,7 +149,9 @@ pub fn notes(r: &Replica) -> Vec<Note> {
             if non_empty(row.get("qos")) {
                 note("Port", u, "qos", format!("{port}: QoS is {stored}"));
             }
-            if non_empty(row.get("lacp")) && row.get("lacp") != Some(&Datum::scalar(Atom::Str("off".into()))) {
+            if non_empty(row.get("lacp"))
+                && row.get("lacp") != Some(&Datum::scalar(Atom::Str("off".into())))
+            {
                 note("Port", u, "lacp", format!("{port}: LACP is {stored}"));
             }
         }
@@ -143,7 +168,12 @@ pub fn notes(r: &Replica) -> Vec<Note> {
             .iter()
             .any(|c| nonzero(row.get(c)));
             if policing {
-                note("Interface", u, "ingress_policing", format!("{iface}: ingress policing is {stored}"));
+                note(
+                    "Interface",
+                    u,
+                    "ingress_policing",
+                    format!("{iface}: ingress policing is {stored}"),
+                );
             }
             let bfd = row
                 .get("bfd")
@@ -163,7 +193,10 @@ pub fn notes(r: &Replica) -> Vec<Note> {
 /// Logs each note of `r` not logged before (`warned` remembers them by row and key).
 pub fn log_new(r: &Replica, warned: &mut BTreeSet<String>) {
     let now: Vec<Note> = notes(r);
-    let keys: BTreeSet<String> = now.iter().map(|n| format!("{}:{}", n.uuid, n.key)).collect();
+    let keys: BTreeSet<String> = now
+        .iter()
+        .map(|n| format!("{}:{}", n.uuid, n.key))
+        .collect();
     for n in &now {
         if warned.insert(format!("{}:{}", n.uuid, n.key)) && n.key != "last_error" {
             log(Level::Warn, "bridge", &n.message);
@@ -177,7 +210,10 @@ pub fn log_new(r: &Replica, warned: &mut BTreeSet<String>) {
 pub fn status_column(r: &Replica, table: &str, uuid: &str) -> Option<Datum> {
     let mut d = r.table(table)?.row(uuid)?.get("status")?.clone();
     let mut any = false;
-    for n in notes(r).into_iter().filter(|n| n.table == table && n.uuid == uuid) {
+    for n in notes(r)
+        .into_iter()
+        .filter(|n| n.table == table && n.uuid == uuid)
+    {
         d.insert(Atom::Str(n.key.to_string()), Some(Atom::Str(n.message)));
         any = true;
     }

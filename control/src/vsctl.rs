@@ -263,21 +263,28 @@ impl<'a> Ctx<'a> {
     /// for a row that existed before the transaction, else the stored value.
     fn read(&self, table: &str, uuid: &str, column: &str) -> Datum {
         let stored = || {
-            self.db.get(table, uuid, column).cloned().unwrap_or_else(|| {
-                self.db
-                    .schema()
-                    .table(table)
-                    .and_then(|t| t.column_type(column))
-                    .map(ColumnType::default_datum)
-                    .unwrap_or_default()
-            })
+            self.db
+                .get(table, uuid, column)
+                .cloned()
+                .unwrap_or_else(|| {
+                    self.db
+                        .schema()
+                        .table(table)
+                        .and_then(|t| t.column_type(column))
+                        .map(ColumnType::default_datum)
+                        .unwrap_or_default()
+                })
         };
         if self.base.row(table, uuid).is_none() {
             return stored();
         }
         if table == "Interface" && IFACE_RUNTIME_COLUMNS.contains(&column) {
             let name = self.name_of(table, uuid);
-            let ofport = match self.db.get(table, uuid, "ofport").and_then(Datum::as_scalar) {
+            let ofport = match self
+                .db
+                .get(table, uuid, "ofport")
+                .and_then(Datum::as_scalar)
+            {
                 Some(Atom::Int(n)) if *n > 0 => *n,
                 _ => 0,
             };

@@ -457,6 +457,7 @@ mod tests {
     use super::*;
     use crate::ovsdb::fixtures;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     const OVS: &str = "11111111-1111-4111-8111-111111111111";
     const BR: &str = "22222222-2222-4222-8222-222222222222";

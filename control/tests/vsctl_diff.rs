@@ -136,7 +136,8 @@ impl Normalizer {
         let mut i = 0;
         while i < b.len() {
             let boundary = i == 0 || !b[i - 1].is_ascii_hexdigit();
-            if boundary && is_uuid_at(b, i) && (b.len() == i + 36 || !b[i + 36].is_ascii_hexdigit()) {
+            if boundary && is_uuid_at(b, i) && (b.len() == i + 36 || !b[i + 36].is_ascii_hexdigit())
+            {
                 let u = s[i..i + 36].to_ascii_lowercase();
                 let n = self.seen.len();
                 let id = *self.seen.entry(u).or_insert(n);
@@ -263,8 +264,14 @@ fn run_case(case: &Case, ns: &Netns) -> (usize, usize, Vec<String>) {
         let a = run(OVS_VSCTL, &ovs_db, &substitute(&step.args, &v_ovs));
         let b = run(VSCTL, &rvs_db, &substitute(&step.args, &v_rvs));
         if let Some(name) = &step.capture {
-            v_ovs.insert(name.clone(), a.stdout.lines().next().unwrap_or("").to_string());
-            v_rvs.insert(name.clone(), b.stdout.lines().next().unwrap_or("").to_string());
+            v_ovs.insert(
+                name.clone(),
+                a.stdout.lines().next().unwrap_or("").to_string(),
+            );
+            v_rvs.insert(
+                name.clone(),
+                b.stdout.lines().next().unwrap_or("").to_string(),
+            );
         }
         let norm = |n: &mut Normalizer, r: &Run| {
             let out = n.text(&r.stdout);
@@ -310,7 +317,9 @@ fn ovs_vsctl_matches_real_ovs() {
     ) {
         return;
     }
-    if !Path::new(SCHEMA).exists() && rvs_testkit::skip("ovs_vsctl_matches_real_ovs", "no vswitch.ovsschema") {
+    if !Path::new(SCHEMA).exists()
+        && rvs_testkit::skip("ovs_vsctl_matches_real_ovs", "no vswitch.ovsschema")
+    {
         return;
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vsctl_diff");
@@ -329,7 +338,10 @@ fn ovs_vsctl_matches_real_ovs() {
     let mut all_diffs = Vec::new();
     for f in &files {
         let case = parse_case(f);
-        if only.as_ref().is_some_and(|o| !case.file.contains(o.as_str())) {
+        if only
+            .as_ref()
+            .is_some_and(|o| !case.file.contains(o.as_str()))
+        {
             continue;
         }
         let (s, n, diffs) = run_case(&case, &ns);
@@ -354,12 +366,19 @@ fn ovs_vsctl_matches_real_ovs() {
     } else {
         100.0 * same as f64 / total as f64
     };
-    let shown = if verbose { all_diffs.len() } else { 40.min(all_diffs.len()) };
+    let shown = if verbose {
+        all_diffs.len()
+    } else {
+        40.min(all_diffs.len())
+    };
     for d in &all_diffs[..shown] {
         eprintln!("{d}");
     }
     if shown < all_diffs.len() {
-        eprintln!("(… {} more; RVS_VSCTL_DIFF_VERBOSE=1 shows all)", all_diffs.len() - shown);
+        eprintln!(
+            "(… {} more; RVS_VSCTL_DIFF_VERBOSE=1 shows all)",
+            all_diffs.len() - shown
+        );
     }
     eprintln!("\nDifferential ovs-vsctl test: rvs vs OVS 3.1\n{table}");
     eprintln!("{same} of {total} invocations identical: {pct:.1} % (goal {GOAL} %)");

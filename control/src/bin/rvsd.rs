@@ -10,14 +10,14 @@
 //! (TAP devices rvs created vanish), keep the config, exit 0.
 
 use rvs_control::client::{default_dbdir, default_rundir, SOCKET_NAME};
-use rvs_control::store;
 use rvs_control::daemon::{dpif_config, Daemon};
-use rvs_control::vswitchd::config_from_replica;
 use rvs_control::files::{Pidfile, RundirLock};
 use rvs_control::log::{self, Level};
 use rvs_control::log_at;
 use rvs_control::ovsdb::Remote;
 use rvs_control::server;
+use rvs_control::store;
+use rvs_control::vswitchd::config_from_replica;
 use rvs_control::vswitchd::OvsdbLink;
 use rvs_datapath::dpif::Dpif;
 use std::path::PathBuf;

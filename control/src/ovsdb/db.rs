@@ -79,11 +79,10 @@ fn ref_columns(
     schema.tables.values().flat_map(|t| {
         t.columns.values().flat_map(move |c| {
             let key = Some((t.name.as_str(), c.name.as_str(), &c.ty.key, true));
-            let value = c
-                .ty
-                .value
-                .as_ref()
-                .map(|v| (t.name.as_str(), c.name.as_str(), v, false));
+            let value =
+                c.ty.value
+                    .as_ref()
+                    .map(|v| (t.name.as_str(), c.name.as_str(), v, false));
             key.into_iter()
                 .chain(value)
                 .filter(|(_, _, b, _)| b.ref_table.is_some())
@@ -243,8 +242,7 @@ impl Database {
                 if t != table || !base.is_strong_ref() {
                     continue;
                 }
-                let (Some(now), Some(target)) = (row.get(column), base.ref_table.as_deref())
-                else {
+                let (Some(now), Some(target)) = (row.get(column), base.ref_table.as_deref()) else {
                     continue;
                 };
                 let old = before.get(table, uuid, column);
@@ -680,7 +678,12 @@ mod tests {
     fn dangling_strong_references_and_referenced_deletions_fail() {
         let db = one_bridge();
         let mut t = db.clone();
-        t.write("Bridge", BR, "ports", Datum::set(vec![uuid(PORT), uuid(OVS)]));
+        t.write(
+            "Bridge",
+            BR,
+            "ports",
+            Datum::set(vec![uuid(PORT), uuid(OVS)]),
+        );
         let e = Database::commit(&db, t, &[]).unwrap_err();
         assert_eq!(e.error, "referential integrity violation");
         assert_eq!(
@@ -706,11 +709,17 @@ mod tests {
         t.write("Mirror", mirror, "output_port", Datum::scalar(uuid(PORT)));
         t.write("Bridge", BR, "mirrors", Datum::scalar(uuid(mirror)));
         let (db, _) = Database::commit(&db, t, &[]).unwrap();
-        assert_eq!(db.get("Mirror", mirror, "output_port"), Some(&Datum::scalar(uuid(PORT))));
+        assert_eq!(
+            db.get("Mirror", mirror, "output_port"),
+            Some(&Datum::scalar(uuid(PORT)))
+        );
         let mut t = db.clone();
         t.write("Bridge", BR, "ports", Datum::empty());
         let (after, _) = Database::commit(&db, t, &[]).unwrap();
-        assert_eq!(after.get("Mirror", mirror, "output_port"), Some(&Datum::empty()));
+        assert_eq!(
+            after.get("Mirror", mirror, "output_port"),
+            Some(&Datum::empty())
+        );
     }
 
     #[test]
@@ -720,7 +729,12 @@ mod tests {
         let other = "66666666-6666-4666-8666-666666666666";
         t.insert("Bridge", other);
         t.write("Bridge", other, "name", s("br0"));
-        t.write("Open_vSwitch", OVS, "bridges", Datum::set(vec![uuid(BR), uuid(other)]));
+        t.write(
+            "Open_vSwitch",
+            OVS,
+            "bridges",
+            Datum::set(vec![uuid(BR), uuid(other)]),
+        );
         let e = Database::commit(&db, t, &[]).unwrap_err();
         assert_eq!(e.error, "constraint violation");
         assert_eq!(
@@ -740,30 +754,45 @@ mod tests {
         let temp = "77777777-7777-4777-8777-777777777777";
         t.insert("Bridge", temp);
         t.write("Bridge", temp, "name", s("br1"));
-        t.write("Open_vSwitch", OVS, "bridges", Datum::set(vec![uuid(BR), uuid(temp)]));
-        let (after, map) =
-            Database::commit(&db, t, &[("Bridge".into(), temp.into())]).unwrap();
+        t.write(
+            "Open_vSwitch",
+            OVS,
+            "bridges",
+            Datum::set(vec![uuid(BR), uuid(temp)]),
+        );
+        let (after, map) = Database::commit(&db, t, &[("Bridge".into(), temp.into())]).unwrap();
         let fresh = &map[temp];
         assert_ne!(fresh, temp);
         assert!(after.row("Bridge", temp).is_none());
         assert_eq!(after.get("Bridge", fresh, "name"), Some(&s("br1")));
         let bridges = after.get("Open_vSwitch", OVS, "bridges").unwrap();
         assert!(bridges.contains(&uuid(fresh)) && bridges.contains(&uuid(BR)));
-        assert!(bridges.is_well_formed(&after.schema().tables["Open_vSwitch"].columns["bridges"].ty));
+        assert!(
+            bridges.is_well_formed(&after.schema().tables["Open_vSwitch"].columns["bridges"].ty)
+        );
     }
 
     #[test]
     fn json_round_trip_and_strict_loading() {
         let db = one_bridge();
         let v = db.to_json();
-        assert_eq!(v["Interface"][IFACE], json!({"name": "br0", "type": "internal"}));
+        assert_eq!(
+            v["Interface"][IFACE],
+            json!({"name": "br0", "type": "internal"})
+        );
         let back = Database::from_json(&v).unwrap();
         assert_eq!(back.to_json(), v);
         for (bad, want) in [
             (json!({"Nope": {}}), "unknown table Nope"),
             (json!({"Bridge": {BR: {"nope": 1}}}), "unknown column nope"),
-            (json!({"Queue": {PORT: {"dscp": 64}}}), "64 is not in the valid range 0 to 63"),
-            (json!({"Open_vSwitch": {OVS: {"bridges": ["uuid", BR]}}}), "references nonexistent row"),
+            (
+                json!({"Queue": {PORT: {"dscp": 64}}}),
+                "64 is not in the valid range 0 to 63",
+            ),
+            (
+                json!({"Open_vSwitch": {OVS: {"bridges": ["uuid", BR]}}}),
+                "references nonexistent row",
+            ),
             (json!([]), "must be a JSON object"),
         ] {
             let e = Database::from_json(&bad).unwrap_err();

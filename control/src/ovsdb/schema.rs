@@ -640,7 +640,7 @@ mod tests {
     /// constraint: as JSON (nothing dropped by the compaction) and as parsed.
     #[test]
     fn the_embedded_schema_is_the_installed_one() {
-        let embedded = vswitch();
+        let embedded = super::vswitch();
         assert_eq!(embedded.name, "Open_vSwitch");
         assert_eq!(embedded.tables.len(), 19);
         let Ok(text) = std::fs::read_to_string(VSWITCH) else {
@@ -656,7 +656,11 @@ mod tests {
         let parsed = DatabaseSchema::from_json(&installed).unwrap();
         for (name, t) in &parsed.tables {
             let e = &embedded.tables[name];
-            assert_eq!((e.is_root, e.max_rows, &e.indexes), (t.is_root, t.max_rows, &t.indexes), "{name}");
+            assert_eq!(
+                (e.is_root, e.max_rows, &e.indexes),
+                (t.is_root, t.max_rows, &t.indexes),
+                "{name}"
+            );
             for (c, col) in &t.columns {
                 assert_eq!(e.columns.get(c), Some(col), "{name}.{c}");
             }

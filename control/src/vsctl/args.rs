@@ -49,7 +49,14 @@ pub(crate) const COMMANDS: &[Syntax] = &[
     cmd!("init", 0, 0, "", "", Rw),
     cmd!("show", 0, 0, "", "", Ro),
     cmd!("emer-reset", 0, 0, "", "", Rw),
-    cmd!("add-br", 1, 3, "NEW-BRIDGE [PARENT] [NEW-VLAN]", "--may-exist", Rw),
+    cmd!(
+        "add-br",
+        1,
+        3,
+        "NEW-BRIDGE [PARENT] [NEW-VLAN]",
+        "--may-exist",
+        Rw
+    ),
     cmd!("del-br", 1, 1, "BRIDGE", "--if-exists", Rw),
     cmd!("list-br", 0, 0, "", "--real,--fake", Ro),
     cmd!("br-exists", 1, 1, "BRIDGE", "", Ro),
@@ -58,8 +65,22 @@ pub(crate) const COMMANDS: &[Syntax] = &[
     cmd!("br-set-external-id", 2, 3, "BRIDGE KEY [VALUE]", "", Rw),
     cmd!("br-get-external-id", 1, 2, "BRIDGE [KEY]", "", Ro),
     cmd!("list-ports", 1, 1, "BRIDGE", "", Ro),
-    cmd!("add-port", 2, MANY, "BRIDGE NEW-PORT [COLUMN[:KEY]=VALUE]...", "--may-exist", Rw),
-    cmd!("del-port", 1, 2, "[BRIDGE] PORT|IFACE", "--if-exists,--with-iface", Rw),
+    cmd!(
+        "add-port",
+        2,
+        MANY,
+        "BRIDGE NEW-PORT [COLUMN[:KEY]=VALUE]...",
+        "--may-exist",
+        Rw
+    ),
+    cmd!(
+        "del-port",
+        1,
+        2,
+        "[BRIDGE] PORT|IFACE",
+        "--if-exists,--with-iface",
+        Rw
+    ),
     cmd!("port-to-br", 1, 1, "PORT", "", Ro),
     cmd!(
         "add-bond",
@@ -75,16 +96,37 @@ pub(crate) const COMMANDS: &[Syntax] = &[
     cmd!("iface-to-br", 1, 1, "IFACE", "", Ro),
     cmd!("get-controller", 1, 1, "BRIDGE", "", Ro),
     cmd!("del-controller", 1, 1, "BRIDGE", "", Rw),
-    cmd!("set-controller", 1, MANY, "BRIDGE TARGET...", "--inactivity-probe=", Rw),
+    cmd!(
+        "set-controller",
+        1,
+        MANY,
+        "BRIDGE TARGET...",
+        "--inactivity-probe=",
+        Rw
+    ),
     cmd!("get-fail-mode", 1, 1, "BRIDGE", "", Ro),
     cmd!("del-fail-mode", 1, 1, "BRIDGE", "", Rw),
     cmd!("set-fail-mode", 2, 2, "BRIDGE MODE", "", Rw),
     cmd!("get-manager", 0, 0, "", "", Ro),
     cmd!("del-manager", 0, 0, "", "", Rw),
-    cmd!("set-manager", 1, MANY, "TARGET...", "--inactivity-probe=", Rw),
+    cmd!(
+        "set-manager",
+        1,
+        MANY,
+        "TARGET...",
+        "--inactivity-probe=",
+        Rw
+    ),
     cmd!("get-ssl", 0, 0, "", "", Ro),
     cmd!("del-ssl", 0, 0, "", "", Rw),
-    cmd!("set-ssl", 3, 3, "PRIVATE-KEY CERTIFICATE CA-CERT", "--bootstrap", Rw),
+    cmd!(
+        "set-ssl",
+        3,
+        3,
+        "PRIVATE-KEY CERTIFICATE CA-CERT",
+        "--bootstrap",
+        Rw
+    ),
     cmd!("add-aa-mapping", 3, 3, "BRIDGE ARG ARG", "", Rw),
     cmd!("del-aa-mapping", 3, 3, "BRIDGE ARG ARG", "", Rw),
     cmd!("get-aa-mapping", 1, 1, "BRIDGE", "", Ro),
@@ -93,11 +135,46 @@ pub(crate) const COMMANDS: &[Syntax] = &[
     cmd!("list-zone-tp", 1, 1, "", "", Ro),
     cmd!("list-dp-cap", 1, 1, "", "", Ro),
     cmd!("comment", 0, MANY, "[ARG]...", "", Ro),
-    cmd!("get", 2, MANY, "TABLE RECORD [COLUMN[:KEY]]...", "--if-exists,--id=", Ro),
-    cmd!("list", 1, MANY, "TABLE [RECORD]...", "--if-exists,--columns=", Ro),
-    cmd!("find", 1, MANY, "TABLE [COLUMN[:KEY]=VALUE]...", "--columns=", Ro),
-    cmd!("set", 3, MANY, "TABLE RECORD COLUMN[:KEY]=VALUE...", "--if-exists", Rw),
-    cmd!("add", 4, MANY, "TABLE RECORD COLUMN [KEY=]VALUE...", "--if-exists", Rw),
+    cmd!(
+        "get",
+        2,
+        MANY,
+        "TABLE RECORD [COLUMN[:KEY]]...",
+        "--if-exists,--id=",
+        Ro
+    ),
+    cmd!(
+        "list",
+        1,
+        MANY,
+        "TABLE [RECORD]...",
+        "--if-exists,--columns=",
+        Ro
+    ),
+    cmd!(
+        "find",
+        1,
+        MANY,
+        "TABLE [COLUMN[:KEY]=VALUE]...",
+        "--columns=",
+        Ro
+    ),
+    cmd!(
+        "set",
+        3,
+        MANY,
+        "TABLE RECORD COLUMN[:KEY]=VALUE...",
+        "--if-exists",
+        Rw
+    ),
+    cmd!(
+        "add",
+        4,
+        MANY,
+        "TABLE RECORD COLUMN [KEY=]VALUE...",
+        "--if-exists",
+        Rw
+    ),
     cmd!(
         "remove",
         4,
@@ -106,10 +183,38 @@ pub(crate) const COMMANDS: &[Syntax] = &[
         "--if-exists",
         Rw
     ),
-    cmd!("clear", 3, MANY, "TABLE RECORD COLUMN...", "--if-exists", Rw),
-    cmd!("create", 2, MANY, "TABLE COLUMN[:KEY]=VALUE...", "--id=", Rw),
-    cmd!("destroy", 1, MANY, "TABLE [RECORD]...", "--if-exists,--all", Rw),
-    cmd!("wait-until", 2, MANY, "TABLE RECORD [COLUMN[:KEY]=VALUE]...", "", Ro),
+    cmd!(
+        "clear",
+        3,
+        MANY,
+        "TABLE RECORD COLUMN...",
+        "--if-exists",
+        Rw
+    ),
+    cmd!(
+        "create",
+        2,
+        MANY,
+        "TABLE COLUMN[:KEY]=VALUE...",
+        "--id=",
+        Rw
+    ),
+    cmd!(
+        "destroy",
+        1,
+        MANY,
+        "TABLE [RECORD]...",
+        "--if-exists,--all",
+        Rw
+    ),
+    cmd!(
+        "wait-until",
+        2,
+        MANY,
+        "TABLE RECORD [COLUMN[:KEY]=VALUE]...",
+        "",
+        Ro
+    ),
 ];
 
 /// How tables print (`--format`).
@@ -346,7 +451,7 @@ fn find_long(name: &str, shown: &str) -> Res<&'static (&'static str, HasArg, Opt
     }
     let list: String = cands.iter().map(|o| format!(" '--{}'", o.0)).collect();
     fail(format!(
-        "option '--{name}' is ambiguous; possibilities:{list}"
+        "option '{shown}' is ambiguous; possibilities:{list}"
     ))
 }
 
@@ -397,11 +502,9 @@ pub fn parse(args: &[String]) -> Res<Invocation> {
                 (_, v) => v,
             };
             if opt == Opt::Local {
-                let key = format!("--{full}");
-                if local.contains_key(&key) {
-                    return fail(format!("'{full}' option specified multiple times"));
-                }
-                local.insert(key, value);
+                // OVS means to refuse a repeated option here but looks it up under another
+                // name than it stores it under: the first one given wins.
+                local.entry(format!("--{full}")).or_insert(value);
             } else if let Some(info) = apply(&mut inv, opt, value)? {
                 inv.info.get_or_insert(info);
                 return Ok(inv);
@@ -498,7 +601,11 @@ fn apply(inv: &mut Invocation, opt: Opt, value: Option<String>) -> Res<Option<In
         }
         // C's atoi: leading digits, anything else 0.
         Opt::MaxColumnWidth => {
-            let digits: String = v.trim_start().chars().take_while(char::is_ascii_digit).collect();
+            let digits: String = v
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
             inv.style.max_column_width = digits.parse().unwrap_or(0);
         }
         Opt::Ignored(_) | Opt::Local => {}
@@ -639,7 +746,11 @@ pub(crate) fn options_text() -> String {
         let arg = *has_arg != HasArg::No;
         out.push_str(&format!("--{name}{}\n", if arg { "=ARG" } else { "" }));
         if let Some((c, ..)) = SHORT.iter().find(|s| s.2 == *opt) {
-            out.push_str(&format!("-{}{}\n", *c as char, if arg { " ARG" } else { "" }));
+            out.push_str(&format!(
+                "-{}{}\n",
+                *c as char,
+                if arg { " ARG" } else { "" }
+            ));
         }
     }
     out

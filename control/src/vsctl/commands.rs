@@ -88,7 +88,9 @@ fn atoi(s: &str) -> i64 {
         _ => (false, t),
     };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    let v = digits.parse::<i64>().unwrap_or(if digits.is_empty() { 0 } else { i64::MAX });
+    let v = digits
+        .parse::<i64>()
+        .unwrap_or(if digits.is_empty() { 0 } else { i64::MAX });
     if neg {
         -v
     } else {
@@ -99,7 +101,9 @@ fn atoi(s: &str) -> i64 {
 /// OVS's `port_is_fake_bridge`: the port's tag, if it stands for a fake bridge.
 fn fake_bridge_vlan(ctx: &Ctx<'_>, port: &str) -> Option<i64> {
     let fake = matches!(
-        ctx.db.get("Port", port, "fake_bridge").and_then(Datum::as_scalar),
+        ctx.db
+            .get("Port", port, "fake_bridge")
+            .and_then(Datum::as_scalar),
         Some(Atom::Bool(true))
     );
     int_of(ctx.db.get("Port", port, "tag")).filter(|t| fake && (0..=4095).contains(t))
@@ -115,7 +119,9 @@ impl Cache {
         let mut seen_br = BTreeSet::new();
         let mut seen_ports = BTreeSet::new();
         for b in &bridges {
-            let Some(bname) = name("Bridge", b) else { continue };
+            let Some(bname) = name("Bridge", b) else {
+                continue;
+            };
             if !seen_br.insert(bname.clone()) {
                 continue;
             }
@@ -131,7 +137,9 @@ impl Cache {
                 },
             );
             for p in uuids(db.get("Bridge", b, "ports")) {
-                let Some(pname) = name("Port", &p) else { continue };
+                let Some(pname) = name("Port", &p) else {
+                    continue;
+                };
                 if !seen_ports.insert(pname.clone()) {
                     continue;
                 }
@@ -157,12 +165,16 @@ impl Cache {
         }
         let mut seen_br = BTreeSet::new();
         for b in &bridges {
-            let Some(bname) = name("Bridge", b) else { continue };
+            let Some(bname) = name("Bridge", b) else {
+                continue;
+            };
             if !seen_br.insert(bname.clone()) {
                 continue;
             }
             for p in uuids(db.get("Bridge", b, "ports")) {
-                let Some(pname) = name("Port", &p) else { continue };
+                let Some(pname) = name("Port", &p) else {
+                    continue;
+                };
                 if c.ports.contains_key(&pname) {
                     continue;
                 }
@@ -170,14 +182,19 @@ impl Cache {
                     continue;
                 }
                 let mut owner = bname.clone();
-                if let Some(tag) = int_of(db.get("Port", &p, "tag")).filter(|t| (0..=4095).contains(t)) {
-                    if let Some(child) = c.bridges.get(&bname).and_then(|br| br.children.get(&tag)) {
+                if let Some(tag) =
+                    int_of(db.get("Port", &p, "tag")).filter(|t| (0..=4095).contains(t))
+                {
+                    if let Some(child) = c.bridges.get(&bname).and_then(|br| br.children.get(&tag))
+                    {
                         owner = child.clone();
                     }
                 }
                 let mut ifaces = Vec::new();
                 for i in uuids(db.get("Port", &p, "interfaces")) {
-                    let Some(iname) = name("Interface", &i) else { continue };
+                    let Some(iname) = name("Interface", &i) else {
+                        continue;
+                    };
                     if c.ifaces.contains_key(&iname) {
                         continue;
                     }
@@ -270,7 +287,9 @@ impl Cache {
     /// OVS's `check_conflicts`.
     fn check_conflicts(&self, name: &str, msg: &str) -> Res<()> {
         if self.bridges.contains_key(name) {
-            return fail(format!("{msg} because a bridge named {name} already exists"));
+            return fail(format!(
+                "{msg} because a bridge named {name} already exists"
+            ));
         }
         if let Some(p) = self.ports.get(name) {
             return fail(format!(
@@ -279,7 +298,11 @@ impl Cache {
             ));
         }
         if let Some(i) = self.ifaces.get(name) {
-            let br = self.ports.get(&i.port).map(|p| p.bridge.as_str()).unwrap_or("");
+            let br = self
+                .ports
+                .get(&i.port)
+                .map(|p| p.bridge.as_str())
+                .unwrap_or("");
             return fail(format!(
                 "{msg} because an interface named {name} already exists on bridge {br}"
             ));
@@ -305,7 +328,11 @@ fn del_port(ctx: &mut Ctx<'_>, cache: &Cache, name: &str) {
     let Some(port) = cache.ports.get(name) else {
         return;
     };
-    if let Some(row) = cache.bridges.get(&port.bridge).and_then(|b| cache.bridge_row(b)) {
+    if let Some(row) = cache
+        .bridges
+        .get(&port.bridge)
+        .and_then(|b| cache.bridge_row(b))
+    {
         edit_set(ctx, "Bridge", &row, "ports", &port.row, false);
     }
     for i in &port.ifaces {
@@ -448,25 +475,51 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()>
         }
         "list-ports" => {
             let br = cache.must_bridge(arg(0))?;
-            let names = br.ports.iter().filter(|p| **p != br.name).cloned().collect();
+            let names = br
+                .ports
+                .iter()
+                .filter(|p| **p != br.name)
+                .cloned()
+                .collect();
             output_sorted(names, out);
             Ok(())
         }
         "add-port" => {
             let (br, port) = (arg(0), arg(1));
             let settings = cmd.args.get(2..).unwrap_or(&[]);
-            add_port(ctx, &cache, cmd, br, port, false, &[port.to_string()], settings)
+            add_port(
+                ctx,
+                &cache,
+                cmd,
+                br,
+                port,
+                false,
+                &[port.to_string()],
+                settings,
+            )
         }
         "add-bond" => {
             let rest = cmd.args.get(2..).unwrap_or(&[]);
-            let n = rest.iter().position(|a| a.contains('=')).unwrap_or(rest.len());
+            let n = rest
+                .iter()
+                .position(|a| a.contains('='))
+                .unwrap_or(rest.len());
             if n < 2 {
                 return fail(format!(
                     "add-bond requires at least 2 interfaces, but only {n} were specified"
                 ));
             }
             let fake = cmd.has("--fake-iface");
-            add_port(ctx, &cache, cmd, arg(0), arg(1), fake, &rest[..n], &rest[n..])
+            add_port(
+                ctx,
+                &cache,
+                cmd,
+                arg(0),
+                arg(1),
+                fake,
+                &rest[..n],
+                &rest[n..],
+            )
         }
         "add-bond-iface" => {
             let port = cache.port(arg(0), true)?.cloned();
@@ -545,7 +598,11 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()>
         }
         "iface-to-br" => {
             if let Some(i) = cache.iface(arg(0), true)? {
-                let br = cache.ports.get(&i.port).map(|p| p.bridge.as_str()).unwrap_or("");
+                let br = cache
+                    .ports
+                    .get(&i.port)
+                    .map(|p| p.bridge.as_str())
+                    .unwrap_or("");
                 out.push_str(&format!("{br}\n"));
             }
             Ok(())
@@ -553,7 +610,11 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()>
         "get-controller" => {
             let br = cache.real_of(cache.must_bridge(arg(0))?);
             if let Some(row) = &br.row {
-                let targets = targets_of(ctx, "Controller", &uuids(ctx.db.get("Bridge", row, "controller")));
+                let targets = targets_of(
+                    ctx,
+                    "Controller",
+                    &uuids(ctx.db.get("Bridge", row, "controller")),
+                );
                 output_sorted(targets, out);
             }
             Ok(())
@@ -571,13 +632,23 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()>
             for c in uuids(ctx.db.get("Bridge", &row, "controller")) {
                 ctx.db.delete("Controller", &c);
             }
-            let rows = insert_targets(ctx, cmd, "Controller", &cmd.args[1..], &["tcp", "unix", "ssl"]);
+            let rows = insert_targets(
+                ctx,
+                cmd,
+                "Controller",
+                &cmd.args[1..],
+                &["tcp", "unix", "ssl"],
+            );
             ctx.db.write("Bridge", &row, "controller", rows);
             Ok(())
         }
         "get-fail-mode" => {
             let br = cache.real_of(cache.must_bridge(arg(0))?);
-            if let Some(mode) = br.row.as_ref().and_then(|r| str_of(ctx.db.get("Bridge", r, "fail_mode"))) {
+            if let Some(mode) = br
+                .row
+                .as_ref()
+                .and_then(|r| str_of(ctx.db.get("Bridge", r, "fail_mode")))
+            {
                 if !mode.is_empty() {
                     out.push_str(&format!("{mode}\n"));
                 }
@@ -624,7 +695,9 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()>
             if let Some(s) = ssl.first() {
                 let f = |c: &str| str_of(ctx.db.get("SSL", s, c)).unwrap_or_default();
                 let boot = matches!(
-                    ctx.db.get("SSL", s, "bootstrap_ca_cert").and_then(Datum::as_scalar),
+                    ctx.db
+                        .get("SSL", s, "bootstrap_ca_cert")
+                        .and_then(Datum::as_scalar),
                     Some(Atom::Bool(true))
                 );
                 out.push_str(&format!(
@@ -657,10 +730,11 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()>
         "add-aa-mapping" | "del-aa-mapping" => aa_mapping(ctx, &cache, cmd),
         "get-aa-mapping" => {
             let br = cache.real_of(cache.must_bridge(arg(0))?);
-            let aa = br
-                .row
-                .as_ref()
-                .and_then(|r| uuids(ctx.db.get("Bridge", r, "auto_attach")).into_iter().next());
+            let aa = br.row.as_ref().and_then(|r| {
+                uuids(ctx.db.get("Bridge", r, "auto_attach"))
+                    .into_iter()
+                    .next()
+            });
             if let Some(aa) = aa {
                 for (k, v) in ctx.read("AutoAttach", &aa, "mappings").pairs() {
                     out.push_str(&format!("{} {}\n", k.to_text(), v.to_text()));
@@ -672,9 +746,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()>
             emer_reset(ctx);
             Ok(())
         }
-        "add-zone-tp" | "del-zone-tp" | "list-zone-tp" | "list-dp-cap" => {
-            zones(ctx, cmd, out)
-        }
+        "add-zone-tp" | "del-zone-tp" | "list-zone-tp" | "list-dp-cap" => zones(ctx, cmd, out),
         other => fail(format!("unknown command '{other}'; use --help for help")),
     }
 }
@@ -702,7 +774,10 @@ fn insert_targets(
             kinds.contains(&kind) || kind.strip_prefix('p').is_some_and(|k| kinds.contains(&k))
         });
         if !known {
-            ctx.warn("vsctl", format!("target type \"{t}\" is possibly erroneous"));
+            ctx.warn(
+                "vsctl",
+                format!("target type \"{t}\" is possibly erroneous"),
+            );
         }
         let u = ctx.insert(table, None);
         ctx.db.write(table, &u, "target", text(t));
@@ -765,8 +840,12 @@ fn add_br(ctx: &mut Ctx<'_>, cache: &Cache, cmd: &Command) -> Res<()> {
     let iface = new_iface(ctx, name, Some("internal"));
     let port = ctx.insert("Port", None);
     ctx.db.write("Port", &port, "name", text(name));
-    ctx.db
-        .write("Port", &port, "interfaces", Datum::scalar(Atom::Uuid(iface)));
+    ctx.db.write(
+        "Port",
+        &port,
+        "interfaces",
+        Datum::scalar(Atom::Uuid(iface)),
+    );
     match parent {
         None => {
             let br = ctx.insert("Bridge", None);
@@ -790,8 +869,12 @@ fn add_br(ctx: &mut Ctx<'_>, cache: &Cache, cmd: &Command) -> Res<()> {
                 ));
             }
             let row = p.row.clone().unwrap_or_default();
-            ctx.db
-                .write("Port", &port, "fake_bridge", Datum::scalar(Atom::Bool(true)));
+            ctx.db.write(
+                "Port",
+                &port,
+                "fake_bridge",
+                Datum::scalar(Atom::Bool(true)),
+            );
             ctx.db
                 .write("Port", &port, "tag", Datum::scalar(Atom::Int(vlan)));
             edit_set(ctx, "Bridge", &row, "ports", &port, true);
@@ -844,7 +927,10 @@ fn add_port(
             return Ok(());
         }
     }
-    cache.check_conflicts(port_name, &format!("cannot create a port named {port_name}"))?;
+    cache.check_conflicts(
+        port_name,
+        &format!("cannot create a port named {port_name}"),
+    )?;
     for i in ifaces {
         cache.check_conflicts(i, &format!("cannot create an interface named {i}"))?;
     }
@@ -905,7 +991,11 @@ fn del_port_cmd(ctx: &mut Ctx<'_>, cache: &Cache, cmd: &Command) -> Res<()> {
     };
     let Some(port) = port else { return Ok(()) };
     if cmd.args.len() == 2 {
-        let owner = cache.ports.get(&port).map(|p| p.bridge.clone()).unwrap_or_default();
+        let owner = cache
+            .ports
+            .get(&port)
+            .map(|p| p.bridge.clone())
+            .unwrap_or_default();
         let br = cache.must_bridge(cmd.arg(0))?;
         if owner != br.name {
             let child = cache.bridges.get(&owner).and_then(|b| b.parent.as_ref());
@@ -952,14 +1042,20 @@ fn aa_mapping(ctx: &mut Ctx<'_>, cache: &Cache, cmd: &Command) -> Res<()> {
     let Some(row) = br.row.clone() else {
         return Ok(());
     };
-    let existing = uuids(ctx.db.get("Bridge", &row, "auto_attach")).into_iter().next();
+    let existing = uuids(ctx.db.get("Bridge", &row, "auto_attach"))
+        .into_iter()
+        .next();
     if cmd.syntax.name == "add-aa-mapping" {
         let aa = match existing {
             Some(aa) => aa,
             None => {
                 let aa = ctx.insert("AutoAttach", None);
-                ctx.db
-                    .write("Bridge", &row, "auto_attach", Datum::scalar(Atom::Uuid(aa.clone())));
+                ctx.db.write(
+                    "Bridge",
+                    &row,
+                    "auto_attach",
+                    Datum::scalar(Atom::Uuid(aa.clone())),
+                );
                 aa
             }
         };
@@ -980,7 +1076,8 @@ fn aa_mapping(ctx: &mut Ctx<'_>, cache: &Cache, cmd: &Command) -> Res<()> {
                 .filter(|(k, v)| **k != Atom::Int(isid) && **v != Atom::Int(vlan))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            ctx.db.write("AutoAttach", &aa, "mappings", Datum::map(kept));
+            ctx.db
+                .write("AutoAttach", &aa, "mappings", Datum::map(kept));
         }
     }
     Ok(())
@@ -1023,7 +1120,8 @@ fn emer_reset(ctx: &mut Ctx<'_>) {
     }
     for i in rows(ctx, "Interface") {
         for c in ["ingress_policing_rate", "ingress_policing_burst"] {
-            ctx.db.write("Interface", &i, c, Datum::scalar(Atom::Int(0)));
+            ctx.db
+                .write("Interface", &i, c, Datum::scalar(Atom::Int(0)));
         }
     }
     for t in [
@@ -1098,14 +1196,15 @@ fn zones(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()> {
             out.push('\n');
         }
         "list-zone-tp" => {
-            let dp = dp.ok_or_else(|| {
-                VsctlError::new(format!("datapath: {dp_name} record not found"))
-            })?;
+            let dp =
+                dp.ok_or_else(|| VsctlError::new(format!("datapath: {dp_name} record not found")))?;
             for (zone, z) in ctx.read("Datapath", &dp, "ct_zones").pairs() {
                 out.push_str(&format!("Zone:{}, Timeout Policies: ", zone.to_text()));
-                let tp = z
-                    .as_uuid()
-                    .and_then(|z| uuids(ctx.db.get("CT_Zone", z, "timeout_policy")).into_iter().next());
+                let tp = z.as_uuid().and_then(|z| {
+                    uuids(ctx.db.get("CT_Zone", z, "timeout_policy"))
+                        .into_iter()
+                        .next()
+                });
                 match tp {
                     Some(tp) => {
                         let t: Vec<String> = ctx
@@ -1121,7 +1220,8 @@ fn zones(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()> {
             }
         }
         "del-zone-tp" => {
-            let dp = dp.ok_or_else(|| VsctlError::new(format!("datapath {dp_name} does not exist")))?;
+            let dp =
+                dp.ok_or_else(|| VsctlError::new(format!("datapath {dp_name} does not exist")))?;
             let id = zone_id(cmd.arg(1));
             let mut zones = ctx.read("Datapath", &dp, "ct_zones");
             if !zones.contains(&Atom::Int(id)) {
@@ -1134,7 +1234,8 @@ fn zones(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()> {
             ctx.db.write("Datapath", &dp, "ct_zones", zones);
         }
         _ => {
-            let dp = dp.ok_or_else(|| VsctlError::new(format!("datapath {dp_name} does not exist")))?;
+            let dp =
+                dp.ok_or_else(|| VsctlError::new(format!("datapath {dp_name} does not exist")))?;
             let id = zone_id(cmd.arg(1));
             let zones = ctx.read("Datapath", &dp, "ct_zones");
             let zone = zones

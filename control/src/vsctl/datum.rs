@@ -399,13 +399,24 @@ mod tests {
             parse("4096", &ty).unwrap_err(),
             "constraint violation: 4096 is not in the valid range 0 to 4095 (inclusive)"
         );
-        assert_eq!(parse("1,1", &ty).unwrap_err(), "1,1: set contains duplicate value");
-        assert_eq!(parse("", &ty).unwrap_err(), "use \"[]\" to specify the empty set");
+        assert_eq!(
+            parse("1,1", &ty).unwrap_err(),
+            "1,1: set contains duplicate value"
+        );
+        assert_eq!(
+            parse("", &ty).unwrap_err(),
+            "use \"[]\" to specify the empty set"
+        );
         assert_eq!(
             parse("[1", &ty).unwrap_err(),
             "[1: missing \"]\" at end of data"
         );
-        assert_eq!(parse("-5", &set_of(BaseType::plain(AtomicType::Int), 9)).unwrap().keys, vec![Atom::Int(-5)]);
+        assert_eq!(
+            parse("-5", &set_of(BaseType::plain(AtomicType::Int), 9))
+                .unwrap()
+                .keys,
+            vec![Atom::Int(-5)]
+        );
     }
 
     #[test]

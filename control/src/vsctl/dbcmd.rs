@@ -49,7 +49,13 @@ fn score(name: &str, s: &str) -> u32 {
     if name == s {
         return u32::MAX;
     }
-    let norm = |c: u8| if c == b'-' { b'_' } else { c.to_ascii_lowercase() };
+    let norm = |c: u8| {
+        if c == b'-' {
+            b'_'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
     let (n, sb) = (name.as_bytes(), s.as_bytes());
     let mut i = 0;
     loop {
@@ -150,9 +156,7 @@ fn record_id_equals(name: &Atom, record_id: &str) -> bool {
     match name {
         Atom::Str(s) => {
             s == record_id
-                || (record_id.len() >= 4
-                    && crate::config::is_uuid(s)
-                    && s.starts_with(record_id))
+                || (record_id.len() >= 4 && crate::config::is_uuid(s) && s.starts_with(record_id))
         }
         Atom::Int(i) => record_id.parse::<i64>().is_ok_and(|r| r == *i),
         _ => false,
@@ -186,7 +190,13 @@ pub(crate) fn get_row(
             || (!record_id.is_empty() && record_id.bytes().all(|b| b.is_ascii_digit()));
         let mut found: Option<String> = None;
         if plausible {
-            for (u, row) in ctx.db.table(name_table).map(|t| t.rows()).into_iter().flatten() {
+            for (u, row) in ctx
+                .db
+                .table(name_table)
+                .map(|t| t.rows())
+                .into_iter()
+                .flatten()
+            {
                 let Some(name) = row.get(name_col).and_then(Datum::as_scalar) else {
                     continue;
                 };
@@ -405,11 +415,20 @@ fn make_table(cols: &[ListColumn]) -> OutTable {
     }
 }
 
-fn list_record(ctx: &Ctx<'_>, table: &TableSchema, uuid: &str, cols: &[ListColumn], out: &mut OutTable) {
+fn list_record(
+    ctx: &Ctx<'_>,
+    table: &TableSchema,
+    uuid: &str,
+    cols: &[ListColumn],
+    out: &mut OutTable,
+) {
     out.rows.push(
         cols.iter()
             .map(|c| match c {
-                None => (Datum::scalar(Atom::Uuid(uuid.to_string())), UUID_TYPE.clone()),
+                None => (
+                    Datum::scalar(Atom::Uuid(uuid.to_string())),
+                    UUID_TYPE.clone(),
+                ),
                 Some(c) => (ctx.read(&table.name, uuid, &c.name), c.ty.clone()),
             })
             .collect(),
@@ -565,17 +584,23 @@ fn compare_3way(a: &Datum, b: &Datum) -> Ordering {
 /// `b`.
 fn includes_all(a: &Datum, b: &Datum) -> bool {
     a.len() <= b.len()
-        && a.keys.iter().enumerate().all(|(i, k)| match a.values.get(i) {
-            None => b.contains(k),
-            Some(v) => b.get(k) == Some(v),
-        })
+        && a.keys
+            .iter()
+            .enumerate()
+            .all(|(i, k)| match a.values.get(i) {
+                None => b.contains(k),
+                Some(v) => b.get(k) == Some(v),
+            })
 }
 
 fn excludes_all(a: &Datum, b: &Datum) -> bool {
-    a.keys.iter().enumerate().all(|(i, k)| match a.values.get(i) {
-        None => !b.contains(k),
-        Some(v) => b.get(k) != Some(v),
-    })
+    a.keys
+        .iter()
+        .enumerate()
+        .all(|(i, k)| match a.values.get(i) {
+            None => !b.contains(k),
+            Some(v) => b.get(k) != Some(v),
+        })
 }
 
 fn evaluate(a: &Datum, b: &Datum, op: &str) -> bool {
@@ -733,7 +758,11 @@ pub(crate) fn add(ctx: &mut Ctx<'_>, cmd: &Command) -> Res<()> {
     };
     let ty = &col.ty;
     let old = ctx.read(&table.name, &row, &col.name);
-    let mut new = if ctx.last { Datum::empty() } else { old.clone() };
+    let mut new = if ctx.last {
+        Datum::empty()
+    } else {
+        old.clone()
+    };
     let add_ty = ColumnType {
         min: 1,
         max: UNLIMITED,
@@ -771,7 +800,10 @@ pub(crate) fn add(ctx: &mut Ctx<'_>, cmd: &Command) -> Res<()> {
         ctx.op_error.get_or_insert(crate::ovsdb::CommitError {
             error: "syntax error".into(),
             details: if ty.min == 1 && ty.max == 1 {
-                format!("{class} must have exactly one member but {} are present", new.len())
+                format!(
+                    "{class} must have exactly one member but {} are present",
+                    new.len()
+                )
             } else {
                 format!(
                     "{class} must have {} to {} members but {} are present",

@@ -115,7 +115,11 @@ fn show_row(
         if let Some(rt) = ty.key.ref_table.as_deref() {
             if let Some(&(_, rname, _)) = SHOW.iter().find(|s| s.0 == rt) {
                 let refs: Vec<&str> = d.keys.iter().filter_map(Atom::as_uuid).collect();
-                let first = if rt == "Port" { own_name.as_deref() } else { None };
+                let first = if rt == "Port" {
+                    own_name.as_deref()
+                } else {
+                    None
+                };
                 for r in ordered(ctx, rt, rname, &refs, first) {
                     show_row(ctx, rt, &r, level + 1, shown, out);
                 }

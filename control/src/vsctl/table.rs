@@ -115,7 +115,11 @@ impl OutTable {
         let texts: Vec<Vec<String>> = self
             .rows
             .iter()
-            .map(|r| r.iter().map(|(d, ty)| cell_text(d, ty, style.cells)).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|(d, ty)| cell_text(d, ty, style.cells))
+                    .collect()
+            })
             .collect();
         let mut out = String::new();
         if !matches!(style.format, Format::Html | Format::Json) {
@@ -143,7 +147,12 @@ impl OutTable {
             Format::Table => {
                 let mut widths = vec![0usize; self.headings.len()];
                 for (x, w) in widths.iter_mut().enumerate() {
-                    *w = texts.iter().filter_map(|r| r.get(x)).map(String::len).max().unwrap_or(0);
+                    *w = texts
+                        .iter()
+                        .filter_map(|r| r.get(x))
+                        .map(String::len)
+                        .max()
+                        .unwrap_or(0);
                     if style.max_column_width > 0 {
                         *w = (*w).min(style.max_column_width);
                     }
@@ -156,12 +165,19 @@ impl OutTable {
                     out.push('\n');
                 };
                 if style.headings {
-                    let h = self.headings.iter().zip(&widths).map(|(h, w)| format!("{h:<w$}"));
+                    let h = self
+                        .headings
+                        .iter()
+                        .zip(&widths)
+                        .map(|(h, w)| format!("{h:<w$}"));
                     line(h.collect(), &mut out);
                     line(widths.iter().map(|w| "-".repeat(*w)).collect(), &mut out);
                 }
                 for row in &texts {
-                    let cells = row.iter().zip(&widths).map(|(t, w)| format!("{:<w$}", clip(t, *w)));
+                    let cells = row
+                        .iter()
+                        .zip(&widths)
+                        .map(|(t, w)| format!("{:<w$}", clip(t, *w)));
                     line(cells.collect(), &mut out);
                 }
             }
@@ -213,7 +229,12 @@ impl OutTable {
                 obj.insert("data".into(), Value::Array(data));
                 obj.insert(
                     "headings".into(),
-                    Value::Array(self.headings.iter().map(|h| Value::from(h.as_str())).collect()),
+                    Value::Array(
+                        self.headings
+                            .iter()
+                            .map(|h| Value::from(h.as_str()))
+                            .collect(),
+                    ),
                 );
                 let v = Value::Object(obj);
                 if style.pretty {

@@ -17,10 +17,10 @@
 use crate::input::Input;
 use crate::scratch::ScratchDir;
 use crate::vsctl::baseline_db;
-use rvs_control::store;
 use rvs_control::daemon::{Daemon, VsctlReply, VERSION};
 use rvs_control::log::{self, Level};
 use rvs_control::server::Handler;
+use rvs_control::store;
 use rvs_control::unixctl::{Decoded, Decoder, Reply, Request, MAX_REQUEST};
 use rvs_datapath::dpif::{Dpif, DpifConfig, PortOpener};
 use rvs_datapath::port::{MemPort, Port};
