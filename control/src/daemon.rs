@@ -160,11 +160,32 @@ fn port_kind(iface: &Interface) -> Result<PortKind, String> {
     })
 }
 
+/// What the switch reports, for `ovs-vsctl` in the embedded mode and for the write-back
+/// into a real ovsdb-server: the datapath's and the kernel's view of each interface, and the
+/// notes about settings rvs does not act on (computed once per `DpStatus`).
 struct DpStatus<'a> {
     dp: &'a Dpif,
     cfg: &'a Config,
-    /// The embedded database, for the notes about unsupported settings.
+    /// The embedded database (empty in the ovs-vswitchd mode, whose write-back adds the notes
+    /// itself).
     db: &'a Database,
+    notes: std::cell::OnceCell<Vec<crate::unsupported::Note>>,
+}
+
+impl<'a> DpStatus<'a> {
+    fn new(dp: &'a Dpif, cfg: &'a Config, db: &'a Database) -> DpStatus<'a> {
+        DpStatus {
+            dp,
+            cfg,
+            db,
+            notes: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn notes(&self) -> &[crate::unsupported::Note] {
+        self.notes
+            .get_or_init(|| crate::unsupported::notes(self.db.replica()))
+    }
 }
 
 impl Status for DpStatus<'_> {
@@ -174,7 +195,9 @@ impl Status for DpStatus<'_> {
                 .into_iter()
                 .find(|(c, _)| *c == column)
                 .map(|(_, d)| d),
-            (_, "status") => crate::unsupported::status_column(self.db.replica(), table, uuid),
+            (_, "status") => {
+                crate::unsupported::status_column(self.db.replica(), self.notes(), table, uuid)
+            }
             _ => None,
         }
     }
@@ -186,11 +209,7 @@ impl Status for DpStatus<'_> {
             .table("Interface")
             .and_then(|t| t.find("name", &Datum::scalar(Atom::Str(name.to_string()))));
         if let Some((uuid, _)) = row {
-            for n in crate::unsupported::notes(self.db.replica()) {
-                if n.table == "Interface" && n.uuid == uuid {
-                    st.status.insert(n.key.to_string(), n.message);
-                }
-            }
+            crate::unsupported::add_to_status(self.notes(), "Interface", uuid, &mut st.status);
         }
         if let Some(e) = crate::unsupported::bond_member_unused(self.cfg, name) {
             st.error = Some(e);
@@ -329,11 +348,7 @@ impl Daemon {
         let (Store::Ovsdb(link), Some(dp)) = (&mut self.store, self.dp.as_ref()) else {
             return;
         };
-        let status = DpStatus {
-            dp,
-            cfg: &self.cfg,
-            db: &self.db,
-        };
+        let status = DpStatus::new(dp, &self.cfg, &self.db);
         link.write_back(
             &self.cfg,
             &|name| status.interface(name),
@@ -511,11 +526,7 @@ impl Daemon {
             }
         };
         let result = {
-            let status = DpStatus {
-                dp: self.dp(),
-                cfg: &self.cfg,
-                db: &self.db,
-            };
+            let status = DpStatus::new(self.dp(), &self.cfg, &self.db);
             vsctl::execute(&self.db, args, &status)
         };
         let out = match result {
@@ -549,12 +560,8 @@ impl Daemon {
             self.apply(cfg);
         }
         let mut stderr = out.stderr;
+        let status = DpStatus::new(self.dp(), &self.cfg, &self.db);
         for name in &out.added_interfaces {
-            let status = DpStatus {
-                dp: self.dp(),
-                cfg: &self.cfg,
-                db: &self.db,
-            };
             if let Some(e) = status.interface(name).error {
                 stderr.push_str(&format!("ovs-vsctl: Error detected while setting up '{name}': {e}.  See rvsd log for details.\n"));
             }

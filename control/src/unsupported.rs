@@ -206,18 +206,31 @@ pub fn log_new(r: &Replica, warned: &mut BTreeSet<String>) {
     warned.retain(|k| keys.contains(k));
 }
 
-/// The `status` column of row `uuid` of `table` with the notes about it, if it has any.
-pub fn status_column(r: &Replica, table: &str, uuid: &str) -> Option<Datum> {
-    let mut d = r.table(table)?.row(uuid)?.get("status")?.clone();
-    let mut any = false;
-    for n in notes(r)
-        .into_iter()
-        .filter(|n| n.table == table && n.uuid == uuid)
-    {
-        d.insert(Atom::Str(n.key.to_string()), Some(Atom::Str(n.message)));
-        any = true;
+/// Adds the notes about row `uuid` of `table` to a `status` map (key → explanation).
+pub fn add_to_status(
+    notes: &[Note],
+    table: &str,
+    uuid: &str,
+    status: &mut std::collections::BTreeMap<String, String>,
+) {
+    for n in notes.iter().filter(|n| n.table == table && n.uuid == uuid) {
+        status.insert(n.key.to_string(), n.message.clone());
     }
-    any.then_some(d)
+}
+
+/// The `status` column of row `uuid` of `table` as `status` map of stored keys and notes, if
+/// there are notes about the row.
+pub fn status_column(r: &Replica, notes: &[Note], table: &str, uuid: &str) -> Option<Datum> {
+    let mut d = r.table(table)?.row(uuid)?.get("status")?.clone();
+    let mut map = std::collections::BTreeMap::new();
+    add_to_status(notes, table, uuid, &mut map);
+    if map.is_empty() {
+        return None;
+    }
+    for (k, v) in map {
+        d.insert(Atom::Str(k), Some(Atom::Str(v)));
+    }
+    Some(d)
 }
 
 /// Why interface `name` is not attached although configured: it is a bond member other than
@@ -231,4 +244,53 @@ pub fn bond_member_unused(cfg: &Config, name: &str) -> Option<String> {
             port.name, first.name
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ovsdb::Database;
+    use crate::vsctl::{execute, NoStatus};
+
+    fn db(line: &str) -> Database {
+        let args = rvs_testkit::shell_words(line);
+        execute(&Database::new(), &args, &NoStatus).unwrap().db
+    }
+
+    #[test]
+    fn settings_rvs_does_not_act_on_are_named_once_each() {
+        let d = db("add-br br0 -- add-port br0 p1 -- set-controller br0 tcp:1.2.3.4 -- set-fail-mode br0 secure -- set bridge br0 flood_vlans=5 stp_enable=true -- --id=@q create qos type=linux-htb -- set port p1 qos=@q -- set interface p1 ingress_policing_rate=100 -- --id=@m create mirror name=m select_all=true -- set bridge br0 mirrors=@m");
+        let n = notes(d.replica());
+        let keys: BTreeSet<(&str, &str)> = n.iter().map(|n| (n.table, n.key)).collect();
+        for want in [
+            ("Bridge", "controller"),
+            ("Bridge", "fail_mode"),
+            ("Bridge", "flood_vlans"),
+            ("Bridge", "stp_enable"),
+            ("Bridge", "mirrors"),
+            ("Controller", "last_error"),
+            ("Port", "qos"),
+            ("Interface", "ingress_policing"),
+        ] {
+            assert!(keys.contains(&want), "{want:?} missing from {keys:?}");
+        }
+        let br = d
+            .table("Bridge")
+            .unwrap()
+            .rows()
+            .next()
+            .map(|(u, _)| u.to_string())
+            .unwrap();
+        let status = status_column(d.replica(), &n, "Bridge", &br).unwrap();
+        assert!(status
+            .get(&Atom::Str("mirrors".into()))
+            .is_some_and(|m| m.to_bare().contains("not supported by rvs")));
+        // Logged once per setting; again only after it was removed and set again.
+        let mut warned = BTreeSet::new();
+        log_new(d.replica(), &mut warned);
+        let first = warned.len();
+        log_new(d.replica(), &mut warned);
+        assert_eq!(warned.len(), first);
+        assert!(notes(db("add-br br0").replica()).is_empty());
+    }
 }

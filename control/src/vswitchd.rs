@@ -29,6 +29,7 @@ use crate::ovsdb::{
 };
 use crate::vsctl::{IfaceStatus, IFACE_RUNTIME_COLUMNS};
 use mio::{Registry, Token};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The token of the OVSDB connection in the daemon's event loop.
@@ -400,10 +401,31 @@ fn state_ops(
     with_stats: bool,
 ) -> Vec<Op> {
     let mut ops = Vec::new();
+    let notes = crate::unsupported::notes(replica);
+    // Settings rvs does not act on are reported in the rows' status columns.
+    let status = |table: &str, uuid: &str| {
+        let mut m = BTreeMap::new();
+        crate::unsupported::add_to_status(&notes, table, uuid, &mut m);
+        (
+            "status",
+            Datum::map(
+                m.into_iter()
+                    .map(|(k, v)| (Atom::Str(k), Atom::Str(v)))
+                    .collect(),
+            ),
+        )
+    };
     for br in &cfg.bridges {
         for port in &br.ports {
+            ops.extend(diff_update(
+                replica,
+                "Port",
+                &port.uuid,
+                vec![status("Port", &port.uuid)],
+            ));
             for i in &port.interfaces {
-                let st = iface(&i.name);
+                let mut st = iface(&i.name);
+                crate::unsupported::add_to_status(&notes, "Interface", &i.uuid, &mut st.status);
                 let want = IFACE_RUNTIME_COLUMNS
                     .iter()
                     .filter(|c| with_stats || **c != "statistics")
@@ -419,6 +441,7 @@ fn state_ops(
                 "datapath_version",
                 Datum::scalar(Atom::Str("<built-in>".into())),
             ),
+            status("Bridge", &br.uuid),
         ];
         ops.extend(diff_update(replica, "Bridge", &br.uuid, want));
     }
@@ -457,7 +480,6 @@ mod tests {
     use super::*;
     use crate::ovsdb::fixtures;
     use serde_json::json;
-    use std::collections::BTreeMap;
 
     const OVS: &str = "11111111-1111-4111-8111-111111111111";
     const BR: &str = "22222222-2222-4222-8222-222222222222";

@@ -336,8 +336,9 @@ pub(crate) enum Info {
 }
 
 impl Invocation {
-    /// True if some command may write (OVS then logs the invocation at INFO level).
-    pub(crate) fn might_write(&self) -> bool {
+    /// True if some command may write (OVS then logs the invocation at INFO level, which
+    /// numbers the warnings after it).
+    pub fn might_write(&self) -> bool {
         self.commands.iter().any(|c| c.syntax.mode == Mode::Rw)
     }
 }
