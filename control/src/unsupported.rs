@@ -35,10 +35,7 @@ fn nonzero(d: Option<&Datum>) -> bool {
 }
 
 fn name_of(d: Option<&Datum>) -> String {
-    match d.and_then(Datum::as_scalar) {
-        Some(Atom::Str(s)) => s.clone(),
-        _ => String::new(),
-    }
+    d.and_then(Datum::as_str).unwrap_or_default().to_string()
 }
 
 /// Every setting of `r` that rvs stores but does not act on.

@@ -299,10 +299,11 @@ impl<'a> Ctx<'a> {
 
     /// The `name` column of a row ("" if it has none).
     fn name_of(&self, table: &str, uuid: &str) -> String {
-        match self.db.get(table, uuid, "name").and_then(Datum::as_scalar) {
-            Some(Atom::Str(s)) => s.clone(),
-            _ => String::new(),
-        }
+        self.db
+            .get(table, uuid, "name")
+            .and_then(Datum::as_str)
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Logs a warning.

@@ -302,6 +302,22 @@ impl Datum {
         }
     }
 
+    /// The string of a one-string datum (a name, a type).
+    pub fn as_str(&self) -> Option<&str> {
+        match self.as_scalar()? {
+            Atom::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer of a one-integer datum (a tag, an ofport).
+    pub fn as_int(&self) -> Option<i64> {
+        match self.as_scalar()? {
+            Atom::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// The key/value pairs of a map.
     pub fn pairs(&self) -> impl Iterator<Item = (&Atom, &Atom)> {
         self.keys.iter().zip(&self.values)
@@ -315,34 +331,32 @@ impl Datum {
             .any(|a| matches!(a, Atom::NamedUuid(_)))
     }
 
+    /// Each element as text (`k=v` for a map), its atoms rendered by `atom`.
+    fn elements(&self, ty: &ColumnType, atom: fn(&Atom) -> String) -> Vec<String> {
+        if ty.is_map() {
+            self.pairs()
+                .map(|(k, v)| format!("{}={}", atom(k), atom(v)))
+                .collect()
+        } else {
+            self.keys.iter().map(atom).collect()
+        }
+    }
+
     /// OVS's `ovsdb_datum_to_string`: `[…]`/`{…}` around sets and maps that may hold more than
     /// one element, or hold none; a lone element of an optional column bare.
     pub fn to_text(&self, ty: &ColumnType) -> String {
-        let items: Vec<String> = if ty.is_map() {
-            self.pairs()
-                .map(|(k, v)| format!("{}={}", k.to_text(), v.to_text()))
-                .collect()
-        } else {
-            self.keys.iter().map(Atom::to_text).collect()
-        };
+        let items = self.elements(ty, Atom::to_text).join(", ");
         if ty.max > 1 || self.is_empty() {
             let (open, close) = if ty.is_map() { ('{', '}') } else { ('[', ']') };
-            format!("{open}{}{close}", items.join(", "))
+            format!("{open}{items}{close}")
         } else {
-            items.join(", ")
+            items
         }
     }
 
     /// OVS's `ovsdb_datum_to_bare`: elements separated by spaces, strings raw.
     pub fn to_bare(&self, ty: &ColumnType) -> String {
-        let items: Vec<String> = if ty.is_map() {
-            self.pairs()
-                .map(|(k, v)| format!("{}={}", k.to_bare(), v.to_bare()))
-                .collect()
-        } else {
-            self.keys.iter().map(Atom::to_bare).collect()
-        };
-        items.join(" ")
+        self.elements(ty, Atom::to_bare).join(" ")
     }
 
     /// OVS's `ovsdb_datum_to_json`: a map as `["map",…]`, one element as the bare atom,

@@ -62,17 +62,11 @@ fn uuids(d: Option<&Datum>) -> Vec<String> {
 }
 
 fn str_of(d: Option<&Datum>) -> Option<String> {
-    match d?.as_scalar()? {
-        Atom::Str(s) => Some(s.clone()),
-        _ => None,
-    }
+    d?.as_str().map(str::to_string)
 }
 
 fn int_of(d: Option<&Datum>) -> Option<i64> {
-    match d?.as_scalar()? {
-        Atom::Int(i) => Some(*i),
-        _ => None,
-    }
+    d?.as_int()
 }
 
 fn text(s: &str) -> Datum {

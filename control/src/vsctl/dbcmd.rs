@@ -11,7 +11,7 @@ use super::args::Command;
 use super::datum::{atom_from_string, datum_from_string, parse_token};
 use super::table::OutTable;
 use super::{fail, Ctx, Res, VsctlError};
-use crate::ovsdb::schema::{ColumnSchema, ColumnType, TableSchema, UNLIMITED};
+use crate::ovsdb::schema::{BaseType, ColumnSchema, ColumnType, TableSchema, UNLIMITED};
 use crate::ovsdb::{Atom, Datum};
 use std::cmp::Ordering;
 
@@ -491,13 +491,7 @@ pub(crate) fn get(ctx: &mut Ctx<'_>, cmd: &Command, out: &mut String) -> Res<()>
         let d = ctx.read(&table.name, &row, &ca.column.name);
         match ca.key {
             Some(k) => {
-                if !ca.column.ty.is_map() {
-                    return fail(format!(
-                        "cannot specify key to get for non-map column {}",
-                        ca.column.name
-                    ));
-                }
-                let (key, _) = atom_from_string(&k, &ca.column.ty.key, &mut ctx.symtab, false)?;
+                let (key, _) = map_key(ctx, ca.column, &k, "get")?;
                 match d.get(&key) {
                     Some(v) => out.push_str(&v.to_text()),
                     None if must_exist => {
@@ -637,13 +631,7 @@ pub(crate) fn check_condition(
     let set_op = ca.op.starts_with('{');
     match ca.key {
         Some(k) => {
-            let Some(vt) = &col.ty.value else {
-                return fail(format!(
-                    "cannot specify key to check for non-map column {}",
-                    col.name
-                ));
-            };
-            let (key, _) = atom_from_string(&k, &col.ty.key, &mut ctx.symtab, false)?;
+            let (key, vt) = map_key(ctx, col, &k, "check")?;
             let ty = ColumnType {
                 key: vt.clone(),
                 value: None,
@@ -662,6 +650,25 @@ pub(crate) fn check_condition(
             Ok(evaluate(&have, &want, ca.op))
         }
     }
+}
+
+/// The key of a `COLUMN:KEY` argument as an atom of the map column's key type, and the
+/// column's value type; a key on a set column is an error naming what it was `for` ("get",
+/// "set", "check").
+fn map_key<'c>(
+    ctx: &mut Ctx<'_>,
+    col: &'c ColumnSchema,
+    key: &str,
+    verb: &str,
+) -> Res<(Atom, &'c BaseType)> {
+    let Some(vt) = &col.ty.value else {
+        return fail(format!(
+            "cannot specify key to {verb} for non-map column {}",
+            col.name
+        ));
+    };
+    let (k, _) = atom_from_string(key, &col.ty.key, &mut ctx.symtab, false)?;
+    Ok((k, vt))
 }
 
 /// OVS's `check_mutable`.
@@ -690,13 +697,7 @@ pub(crate) fn set_column(
     check_mutable(ctx, table, uuid, col)?;
     let new = match ca.key {
         Some(k) => {
-            let Some(vt) = &col.ty.value else {
-                return fail(format!(
-                    "cannot specify key to set for non-map column {}",
-                    col.name
-                ));
-            };
-            let (key, _) = atom_from_string(&k, &col.ty.key, &mut ctx.symtab, false)?;
+            let (key, vt) = map_key(ctx, col, &k, "set")?;
             let (v, _) = atom_from_string(&value, vt, &mut ctx.symtab, false)?;
             let mut d = ctx.read(&table.name, uuid, &col.name);
             d.insert(key, Some(v));
