@@ -18,7 +18,8 @@
 //! The test prints a table of identical/different invocations per case and the overall
 //! share, the differences themselves (all of them with `RVS_VSCTL_DIFF_VERBOSE=1`), and fails
 //! if fewer than `GOAL` percent are identical or a must-match case differs.
-//! `RVS_VSCTL_DIFF_CASE=substring` runs only the matching cases.
+//! `RVS_VSCTL_DIFF_CASE=substring` runs only the matching cases. A second test runs OVS's
+//! "wait-until must wait" against rvsd alone (concurrent invocations).
 
 mod common;
 
@@ -384,4 +385,111 @@ fn ovs_vsctl_matches_real_ovs() {
     eprintln!("{same} of {total} invocations identical: {pct:.1} % (goal {GOAL} %)");
     assert!(failures.is_empty(), "must-match cases differ: {failures:?}");
     assert!(pct >= GOAL, "only {pct:.1} % identical (goal {GOAL} %)");
+}
+
+/// OVS's "wait-until must wait": invocations waiting for rows and values that other
+/// invocations create later return then, with what they read.
+#[test]
+fn wait_until_waits_for_other_invocations() {
+    if skip_unless_tools("wait_until_waits_for_other_invocations", &["ip"]) {
+        return;
+    }
+    let ns = Netns::new("vsw");
+    let dir = TempDir::new("vsw");
+    let rvsd = Rvsd::start(&ns, &dir.0);
+    let db = format!("--db=unix:{}", rvsd.rundir.join("rvsd.ctl").display());
+    let spawn = |args: &[&str]| {
+        Command::new(VSCTL)
+            .arg(&db)
+            .arg("--timeout=20")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let waiters = [
+        spawn(&[
+            "wait-until",
+            "o",
+            ".",
+            "bridges!=[]",
+            "--",
+            "get",
+            "bridge",
+            "br10",
+            "other-config:abc",
+        ]),
+        spawn(&[
+            "wait-until",
+            "bridge",
+            "br1",
+            "--",
+            "get",
+            "bridge",
+            "br1",
+            "other-config:abc",
+        ]),
+        spawn(&[
+            "wait-until",
+            "bridge",
+            "br1",
+            "other-config={abc=def}",
+            "--",
+            "get",
+            "bridge",
+            "br1",
+            "other-config",
+        ]),
+        spawn(&[
+            "wait-until",
+            "port",
+            "bond0",
+            "bond_updelay>50",
+            "--",
+            "get",
+            "port",
+            "bond0",
+            "bond-updelay",
+        ]),
+    ];
+    std::thread::sleep(Duration::from_millis(500));
+    rvsd.vsctl_ok(&[
+        "add-br",
+        "br10",
+        "--",
+        "set",
+        "bridge",
+        "br10",
+        "other-config:abc=quux",
+    ]);
+    rvsd.vsctl_ok(&[
+        "add-br",
+        "br1",
+        "--",
+        "set",
+        "bridge",
+        "br1",
+        "other-config:abc=def",
+        "--",
+        "add-bond",
+        "br1",
+        "bond0",
+        "eth0",
+        "eth1",
+        "--",
+        "set",
+        "port",
+        "bond0",
+        "bond_updelay=500",
+    ]);
+    let got: Vec<String> = waiters
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{o:?}");
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        })
+        .collect();
+    assert_eq!(got, ["quux\n", "def\n", "{abc=def}\n", "500\n"]);
 }
