@@ -39,12 +39,15 @@ pub const STATS_INTERVAL: Duration = Duration::from_secs(5);
 /// The OVS release whose schema, commands and outputs rvs follows (`ovs_version`).
 pub const OVS_COMPAT_VERSION: &str = "3.1.0";
 
-/// What rvsd monitors: every column of the tables its configuration comes from (so a column
-/// `config_from_replica` starts reading needs no other change) and whose state it writes.
+/// What rvsd monitors: every column of every table of the Open_vSwitch schema (the tables a
+/// server lacks are left out), so reading one more column or table in `config_from_replica`
+/// needs no other change; it includes the state columns rvsd writes (to tell what needs
+/// writing).
 fn monitor_spec() -> Vec<(String, Vec<String>)> {
-    ["Open_vSwitch", "Bridge", "Port", "Interface"]
-        .iter()
-        .map(|t| (t.to_string(), Vec::new()))
+    crate::ovsdb::schema::vswitch()
+        .tables
+        .keys()
+        .map(|t| (t.clone(), Vec::new()))
         .collect()
 }
 
@@ -646,7 +649,8 @@ mod tests {
         let schema = fixtures::schema();
         // An older server without `datapath_types` and `iface_types`.
         let mut spec = monitor_spec();
-        spec[0].1 = schema.tables["Open_vSwitch"]
+        let ovs = spec.iter().position(|(t, _)| t == "Open_vSwitch").unwrap();
+        spec[ovs].1 = schema.tables["Open_vSwitch"]
             .columns
             .keys()
             .filter(|c| *c != "datapath_types" && *c != "iface_types")
