@@ -1,16 +1,17 @@
 //! rvsd as a drop-in `ovs-vswitchd`: the OVSDB-managed mode (`rvsd unix:/var/run/openvswitch/db.sock`).
 //!
 //! Like ovs-vswitchd, rvsd is then a client of a real `ovsdb-server` (the [`crate::ovsdb`]
-//! session): it takes the `ovs_vswitchd` lock, monitors Open_vSwitch, Bridge, Port and
-//! Interface, turns the replica into the same desired-configuration model the embedded mode
-//! keeps in `conf.json` ([`config_from_replica`] → [`Config`]), and the daemon applies it with
+//! session): it takes the `ovs_vswitchd` lock, monitors the whole database, turns the replica
+//! into the desired-configuration model ([`config_from_replica`] → [`Config`], the function
+//! the embedded mode applies to its own database's replica), and the daemon applies it with
 //! the one reconciliation both modes share. It writes its state back the way OVS tools expect
 //! ([`OvsdbLink::write_back`]): `cur_cfg` once a `next_cfg` has been applied (what makes a
 //! real `ovs-vsctl` without `--no-wait` return), each interface's `ofport`, `error`,
 //! `mac_in_use`, `mtu`, `ifindex`, `admin_state`, `link_state`, `status` and (every
 //! [`STATS_INTERVAL`]) `statistics`, the bridges' `datapath_id`/`datapath_version`, and the
 //! Open_vSwitch row's `ovs_version`, `db_version`, `datapath_types`, `iface_types`,
-//! `system_type`/`system_version`, `dpdk_initialized`.
+//! `system_type`/`system_version`, `dpdk_initialized`; and the `status` notes about settings
+//! rvs does not act on (Bridge, Port, Interface; see [`crate::unsupported`]).
 //!
 //! Invariants:
 //! - nothing is configured and nothing written without the lock: a second switch daemon on
