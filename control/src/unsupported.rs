@@ -151,6 +151,22 @@ pub fn notes(r: &Replica) -> Vec<Note> {
             {
                 note("Port", u, "lacp", format!("{port}: LACP is {stored}"));
             }
+            if row.get("vlan_mode").and_then(Datum::as_str) == Some("dot1q-tunnel") {
+                note(
+                    "Port",
+                    u,
+                    "vlan_mode",
+                    format!("{port}: vlan_mode dot1q-tunnel is {stored}: the port is a trunk"),
+                );
+            }
+            if is_true(row.get("protected")) {
+                note(
+                    "Port",
+                    u,
+                    "protected",
+                    format!("{port}: protected ports are {stored}"),
+                );
+            }
         }
     }
     if let Some(t) = r.table("Interface") {
