@@ -29,6 +29,8 @@ pub enum System {
     Direct,
     /// rvsd with AF_PACKET ports.
     Rvs,
+    /// rvsd with the kernel fast path on (`other_config:hw-offload=true`).
+    RvsOffload,
     /// rvsd with `type=afxdp` ports.
     RvsAfxdp,
     /// The kernel Linux bridge (bridge-netfilter as the machine has it).
@@ -63,9 +65,10 @@ enum TunnelSwitch {
 
 impl System {
     /// Every system, in report order.
-    pub const ALL: [System; 13] = [
+    pub const ALL: [System; 14] = [
         System::Direct,
         System::Rvs,
+        System::RvsOffload,
         System::RvsAfxdp,
         System::LinuxBridge,
         System::Ovs,
@@ -84,6 +87,7 @@ impl System {
         match self {
             System::Direct => "direct",
             System::Rvs => "rvs",
+            System::RvsOffload => "rvs-offload",
             System::RvsAfxdp => "rvs-afxdp",
             System::LinuxBridge => "linux-bridge",
             System::Ovs => "ovs",
@@ -174,7 +178,12 @@ impl Bed {
         let dir = bed._dir.0.clone();
         match sys {
             System::Direct => bed.gen.add_veth(ENDPOINT_IF, &bed.sink, ENDPOINT_IF),
-            System::Rvs | System::RvsAfxdp | System::LinuxBridge | System::Ovs | System::OvsTso => {
+            System::Rvs
+            | System::RvsOffload
+            | System::RvsAfxdp
+            | System::LinuxBridge
+            | System::Ovs
+            | System::OvsTso => {
                 let sw = quiet_ns("bs");
                 let (pg, ps) = (unique_ifname("bpg"), unique_ifname("bps"));
                 sw.add_veth(&pg, &bed.gen, ENDPOINT_IF);
@@ -186,12 +195,29 @@ impl Bed {
                         sw.exec(["ip", "link", "set", &pg, "master", "lbr0"]);
                         sw.exec(["ip", "link", "set", &ps, "master", "lbr0"]);
                     }
-                    System::Rvs | System::RvsAfxdp => {
+                    System::Rvs | System::RvsOffload | System::RvsAfxdp => {
                         let r = Rvsd::try_start(bins, &sw, &dir)?;
                         let mut c = Vsctl::new()
                             .add_br("br0")
                             .add_port("br0", &pg)
                             .add_port("br0", &ps);
+                        if sys == System::RvsOffload {
+                            // A fast path that failed to load would be measured under the
+                            // wrong name: refuse the row instead.
+                            let on = r
+                                .try_vsctl(&[
+                                    "set",
+                                    "Open_vSwitch",
+                                    ".",
+                                    "other_config:hw-offload=true",
+                                ])
+                                .map(|_| r.log().contains("kernel fast path enabled"));
+                            if on != Ok(true) {
+                                let why = r.log_tail(3);
+                                bed.daemons.push(Daemon::Rvs(r));
+                                return Err(format!("fast path not enabled: {why}"));
+                            }
+                        }
                         if sys == System::RvsAfxdp {
                             // Native mode, not best-effort: a silent fallback to AF_PACKET would
                             // be measured under the wrong name.

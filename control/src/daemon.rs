@@ -729,6 +729,9 @@ impl Daemon {
                 dp => check_dp_name(dp)?,
             }
         }
+        if stats {
+            self.dp().sync_fastpath();
+        }
         let rows: Vec<DpPortRow> = self
             .dp()
             .ports()

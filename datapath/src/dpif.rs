@@ -504,6 +504,14 @@ impl Dpif {
         Ok(true)
     }
 
+    /// Bring the fast path's per-port counters up to date (the PMDs read them once a second
+    /// otherwise): before a listing that shows port statistics.
+    pub fn sync_fastpath(&self) {
+        if self.fastpath.is_some() {
+            self.broadcast(|| PmdMsg::SyncFastPath);
+        }
+    }
+
     /// Whether the kernel fast path is on.
     pub fn fastpath_on(&self) -> bool {
         self.fastpath.is_some()

@@ -353,7 +353,8 @@ impl Switch {
     }
 
     /// Keep the source of `key` alive in its bridge's FDB (its frames are forwarded by the
-    /// kernel fast path and never pass `classify`).
+    /// kernel fast path and never pass `classify`). Only a refresh: the frames counted may
+    /// predate a move userspace has learned since, which must stand.
     pub fn refresh_source(&self, key: &FlowKey, now_secs: u32) {
         let Some(bid) = self.bridge_of(key.in_port) else {
             return;
@@ -363,7 +364,7 @@ impl Switch {
         };
         let vid = key.vlan_tci.map(|t| t & 0x0fff);
         if let Some(vlan) = vlan_of(&self.port_vlan, key.in_port).ingress(vid) {
-            bridge.fdb.learn(vlan, key.src, key.in_port, now_secs);
+            bridge.fdb.touch(vlan, key.src, key.in_port, now_secs);
         }
     }
 

@@ -101,6 +101,8 @@ pub enum PmdMsg {
     Revalidate,
     /// Turn the kernel fast path on (with the loaded programs) or off (its entries removed).
     SetFastPath(Option<Arc<FastPath>>),
+    /// Read the fast path's counters into flows and ports now (before a listing).
+    SyncFastPath,
     /// Where the fast path hooks a port (`None`: flows from or to it stay in userspace).
     SetHook {
         port_no: PortNo,
@@ -128,6 +130,7 @@ impl core::fmt::Debug for PmdMsg {
             PmdMsg::Revalidate => write!(f, "Revalidate"),
             PmdMsg::SetFastPath(fp) => write!(f, "SetFastPath({})", fp.is_some()),
             PmdMsg::SetHook { port_no, hook } => write!(f, "SetHook({port_no}, {hook:?})"),
+            PmdMsg::SyncFastPath => write!(f, "SyncFastPath"),
             PmdMsg::Stop => write!(f, "Stop"),
         }
     }
@@ -371,8 +374,10 @@ impl Pmd {
                 let _ = ack.send(());
             }
             PmdMsg::DumpFlows(reply) => {
+                self.sync_offloaded();
                 let _ = reply.send(self.switch.dump_flows());
             }
+            PmdMsg::SyncFastPath => self.sync_offloaded(),
             PmdMsg::DelFlows => {
                 if let Some(o) = self.offload.as_mut() {
                     o.clear(&mut self.switch, self.clock.now_ms());
@@ -405,6 +410,13 @@ impl Pmd {
                 self.revalidate_offloaded();
             }
             PmdMsg::Stop => self.stop.store(true, Relaxed),
+        }
+    }
+
+    /// Read the fast path's counters into flows and ports now.
+    fn sync_offloaded(&mut self) {
+        if let Some(o) = self.offload.as_mut() {
+            o.sync(&mut self.switch, self.clock.now_ms());
         }
     }
 

@@ -40,7 +40,7 @@ usage: rvs-bench [options]      (as root)
   --quick               1 s cases, frame sizes 64 and 1500 only (CI: proves the harness works)
   --duration SECS       seconds per case (default 10; --quick: 1)
   --only SYS[,SYS]      systems to run (direct always runs: it is the ceiling and CPU baseline):
-                        direct rvs rvs-afxdp linux-bridge ovs ovs-tso rvs-gre ovs-gre
+                        direct rvs rvs-offload rvs-afxdp linux-bridge ovs ovs-tso rvs-gre ovs-gre
                         rvs-vxlan rvs-geneve linux-vxlan ovs-vxlan ovs-geneve
   --cases PAT[,PAT]     cases whose name contains a pattern: udp-64B-1f udp-64B-1000f
                         udp-512B-… udp-1500B-… tcp rr

@@ -157,3 +157,34 @@ pub fn set_socket_filter(sock: BorrowedFd<'_>, prog: Option<BorrowedFd<'_>>) -> 
     }
     Ok(())
 }
+
+/// Names of the BPF programs attached to `ifindex`'s TCX ingress (or egress) hook, in run
+/// order (`bpf_prog_query`, then the program names from the kernel's program list).
+pub fn tcx_programs(ifindex: u32, egress: bool) -> io::Result<Vec<String>> {
+    let attach_type = if egress {
+        libbpf_sys::BPF_TCX_EGRESS
+    } else {
+        libbpf_sys::BPF_TCX_INGRESS
+    };
+    let mut ids = [0u32; 64];
+    // SAFETY: bpf_prog_query_opts is plain data; all-zero is its documented default.
+    let mut opts: libbpf_sys::bpf_prog_query_opts = unsafe { core::mem::zeroed() };
+    opts.sz = core::mem::size_of::<libbpf_sys::bpf_prog_query_opts>() as libbpf_sys::size_t;
+    opts.prog_ids = ids.as_mut_ptr();
+    opts.__bindgen_anon_1.count = ids.len() as u32;
+    // SAFETY: `opts` points at a live, sized struct whose prog_ids buffer holds `count` ids;
+    // the kernel writes at most that many and the new count, and keeps no pointer.
+    let rc = unsafe { libbpf_sys::bpf_prog_query_opts(ifindex as i32, attach_type, &mut opts) };
+    if rc < 0 {
+        return Err(io::Error::from_raw_os_error(-rc));
+    }
+    // SAFETY: both union members are the same u32, written by the kernel.
+    let n = (unsafe { opts.__bindgen_anon_1.count } as usize).min(ids.len());
+    let names: std::collections::HashMap<u32, String> = libbpf_rs::query::ProgInfoIter::default()
+        .map(|p| (p.id, p.name.to_string_lossy().into_owned()))
+        .collect();
+    Ok(ids[..n]
+        .iter()
+        .map(|id| names.get(id).cloned().unwrap_or_else(|| format!("id:{id}")))
+        .collect())
+}

@@ -47,7 +47,7 @@ mod bpf;
 #[path = "nobpf.rs"]
 mod bpf;
 
-pub use bpf::set_socket_filter;
+pub use bpf::{set_socket_filter, tcx_programs};
 
 use crate::fdb::MAX_PORTS;
 use crate::flow::FlowKey;

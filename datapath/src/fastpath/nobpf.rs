@@ -41,3 +41,8 @@ pub fn set_socket_filter(_sock: BorrowedFd<'_>, prog: Option<BorrowedFd<'_>>) ->
         None => Ok(()),
     }
 }
+
+/// Without the feature rvs cannot ask the kernel.
+pub fn tcx_programs(_ifindex: u32, _egress: bool) -> io::Result<Vec<String>> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
