@@ -27,9 +27,9 @@ pub const UNDERLAY_MTU: &str = "9000";
 pub enum System {
     /// Generator and sink joined by one veth pair: the generator's ceiling and CPU baseline.
     Direct,
-    /// rvsd with AF_PACKET ports.
+    /// rvsd with AF_PACKET ports, userspace datapath only (`other_config:hw-offload=false`).
     Rvs,
-    /// rvsd with the kernel fast path on (`other_config:hw-offload=true`).
+    /// rvsd as configured by default: the kernel fast path on (`hw-offload=true`).
     RvsOffload,
     /// rvsd with `type=afxdp` ports.
     RvsAfxdp,
@@ -201,6 +201,20 @@ impl Bed {
                             .add_br("br0")
                             .add_port("br0", &pg)
                             .add_port("br0", &ps);
+                        if sys == System::Rvs {
+                            // The userspace datapath, as before the fast path became the
+                            // default: `rvs-offload` is the default configuration.
+                            let off = r.try_vsctl(&[
+                                "set",
+                                "Open_vSwitch",
+                                ".",
+                                "other_config:hw-offload=false",
+                            ]);
+                            if let Err(e) = off {
+                                bed.daemons.push(Daemon::Rvs(r));
+                                return Err(e);
+                            }
+                        }
                         if sys == System::RvsOffload {
                             // A fast path that failed to load would be measured under the
                             // wrong name: refuse the row instead.

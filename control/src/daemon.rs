@@ -998,7 +998,7 @@ fn ufid_of(k: &rvs_datapath::flow::FlowKey) -> String {
 }
 
 /// Whether the kernel fast path is on when `other_config:hw-offload` is not set.
-pub const FASTPATH_DEFAULT: bool = false;
+pub const FASTPATH_DEFAULT: bool = true;
 
 /// `dump-flows type=A,B,…`: which of (userspace flows, offloaded flows) to show.
 fn dump_types(list: &str) -> Result<(bool, bool), String> {
