@@ -512,6 +512,32 @@ impl Dpif {
         }
     }
 
+    /// Move the fast path's programs with the ports' netdevs: a port whose netdev was
+    /// deleted, recreated or moved to another namespace is unhooked (the PMDs drop its
+    /// entries) and hooked again where it is now, if it can be. The PMDs react to link
+    /// notifications at once; this is the control thread's once-a-second follow-up.
+    fn check_hooks(&mut self) {
+        if self.fastpath.is_none() {
+            return;
+        }
+        let names: Vec<String> = self.ports.keys().cloned().collect();
+        for n in names {
+            let st = &self.ports[&n];
+            let Some(h) = &st.handle else {
+                continue;
+            };
+            let now = lock_port(h).fastpath_hook();
+            let was = match &st.fast {
+                Some(Ok(a)) => Some(a.hook()),
+                _ => None,
+            };
+            if now != was {
+                self.unhook_port(&n);
+                self.hook_port(&n);
+            }
+        }
+    }
+
     /// Whether the kernel fast path is on.
     pub fn fastpath_on(&self) -> bool {
         self.fastpath.is_some()
@@ -586,6 +612,7 @@ impl Dpif {
     /// PMD's flow table freed goes back to the kernel, and ports whose netdev vanished or
     /// never opened are (re)tried.
     pub fn run(&mut self) {
+        self.check_hooks();
         let now = self.clock.now_secs();
         for b in self.bridges.values() {
             b.fdb.expire(now);

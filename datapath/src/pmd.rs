@@ -20,6 +20,7 @@ use crate::fdb::Fdb;
 use crate::flow::FlowDump;
 use crate::packet::{Batch, PacketPool};
 use crate::pipeline::{BridgeId, Counters, DropReason, Outputs, PortNo, Switch};
+use crate::port::linux::LinkEvents;
 use crate::port::Port;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -271,7 +272,13 @@ struct Pmd {
     stop: AtomicBool,
     /// The kernel fast path's entries of this PMD's flows, when it is on.
     offload: Option<Offloader>,
+    /// Link notifications while the fast path is on: a hooked netdev that vanished or moved to
+    /// another namespace must lose its entries at once, not when traffic notices.
+    link_events: Option<LinkEvents>,
 }
+
+/// The mio token of `Pmd::link_events` (ports use their port numbers).
+const LINK_EVENTS: mio::Token = mio::Token(usize::MAX - 1);
 
 impl Pmd {
     fn new(rx: Receiver<PmdMsg>, poll: mio::Poll, stats: Arc<PmdStats>, clock: Clock) -> Pmd {
@@ -290,6 +297,7 @@ impl Pmd {
             batch: Batch::new(),
             stop: AtomicBool::new(false),
             offload: None,
+            link_events: None,
         }
     }
 
@@ -401,6 +409,26 @@ impl Pmd {
                     f.offloaded = false;
                 }
                 self.switch.offload_wanted = fp.as_ref().map(|_| Vec::new());
+                if let Some(le) = self.link_events.take() {
+                    let _ = self
+                        .poll
+                        .registry()
+                        .deregister(&mut mio::unix::SourceFd(&le.fd()));
+                }
+                if fp.is_some() {
+                    // Without notifications a vanished port is still noticed by the control
+                    // thread's once-a-second check (`Dpif::run`).
+                    self.link_events = LinkEvents::open().ok().filter(|le| {
+                        self.poll
+                            .registry()
+                            .register(
+                                &mut mio::unix::SourceFd(&le.fd()),
+                                LINK_EVENTS,
+                                mio::Interest::READABLE,
+                            )
+                            .is_ok()
+                    });
+                }
                 self.offload = fp.map(Offloader::new);
             }
             PmdMsg::SetHook { port_no, hook } => {
@@ -410,6 +438,36 @@ impl Pmd {
                 self.revalidate_offloaded();
             }
             PmdMsg::Stop => self.stop.store(true, Relaxed),
+        }
+    }
+
+    /// After link notifications: unhook every port whose netdev is no longer what its hook
+    /// says (deleted, recreated, moved to another namespace) and re-decide the entries.
+    fn check_hooks(&mut self) {
+        let Some(le) = &self.link_events else {
+            return;
+        };
+        if !le.drain() {
+            return;
+        }
+        let Some(o) = self.offload.as_mut() else {
+            return;
+        };
+        let hooked: Vec<(PortNo, PortHook)> = o.hooked().collect();
+        let mut changed = false;
+        for (port_no, hook) in hooked {
+            let now = self
+                .ports
+                .get(usize::from(port_no))
+                .and_then(Option::as_ref)
+                .and_then(|p| lock_port(p).fastpath_hook());
+            if now != Some(hook) {
+                o.set_hook(port_no, None);
+                changed = true;
+            }
+        }
+        if changed {
+            self.revalidate_offloaded();
         }
     }
 
@@ -468,9 +526,10 @@ impl Pmd {
         let mut last_expiry = Instant::now();
         let mut last_offload_run = Instant::now();
         while !self.stop.load(Relaxed) {
-            if let Some(o) = self.offload.as_mut() {
-                if last_offload_run.elapsed() >= REVALIDATE_EVERY {
-                    last_offload_run = Instant::now();
+            if self.offload.is_some() && last_offload_run.elapsed() >= REVALIDATE_EVERY {
+                last_offload_run = Instant::now();
+                self.check_hooks();
+                if let Some(o) = self.offload.as_mut() {
                     o.run(&mut self.switch, self.clock.now_ms());
                 }
             }
@@ -527,6 +586,9 @@ impl Pmd {
             };
             self.stats.sleeps.fetch_add(1, Relaxed);
             let _ = self.poll.poll(&mut self.events, Some(timeout));
+            if self.events.iter().any(|e| e.token() == LINK_EVENTS) {
+                self.check_hooks();
+            }
             if !self.events.is_empty() {
                 last_traffic = Instant::now() - IDLE_BEFORE_SLEEP; // poll once, sleep again if nothing
             }

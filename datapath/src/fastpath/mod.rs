@@ -83,10 +83,28 @@ pub struct PortHook {
     pub dir: HookDir,
 }
 
+impl PortHook {
+    /// The hook of netdev `name` last known as `ifindex`, if that is still what the name means
+    /// in rvs's network namespace: `None` once the netdev was deleted, or moved into another
+    /// namespace (an internal port handed to a container), where the ifindex in an entry would
+    /// name some other device.
+    pub fn checked(name: &str, ifindex: u32, dir: HookDir) -> Option<PortHook> {
+        (crate::port::linux::if_index(name).ok()? == ifindex).then_some(PortHook { ifindex, dir })
+    }
+}
+
 /// A program attached to a port's netdev; dropping it detaches the program.
 #[derive(Debug)]
 pub struct Attachment {
     _link: OwnedFd,
+    hook: PortHook,
+}
+
+impl Attachment {
+    /// Where it is attached.
+    pub fn hook(&self) -> PortHook {
+        self.hook
+    }
 }
 
 /// Per-port traffic the kernel forwarded, as rvs's port counters count it (rx: into the
@@ -133,7 +151,7 @@ impl FastPath {
         let link = self
             .bpf
             .attach_tcx(hook.ifindex, hook.dir == HookDir::Egress)?;
-        Ok(Attachment { _link: link })
+        Ok(Attachment { _link: link, hook })
     }
 
     /// The socket filter to attach to a system port's packet socket (`set_socket_filter`).
@@ -338,6 +356,14 @@ impl Offloader {
             self.hooks.resize(i + 1, None);
         }
         self.hooks[i] = hook;
+    }
+
+    /// The ports hooked now, with their hooks.
+    pub fn hooked(&self) -> impl Iterator<Item = (PortNo, PortHook)> + '_ {
+        self.hooks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.map(|h| (i as PortNo, h)))
     }
 
     fn hook(&self, port: PortNo) -> Option<PortHook> {

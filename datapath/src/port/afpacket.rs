@@ -630,10 +630,11 @@ impl Port for AfPacketPort {
     }
 
     fn fastpath_hook(&self) -> Option<crate::fastpath::PortHook> {
-        Some(crate::fastpath::PortHook {
-            ifindex: self.link.ifindex(),
-            dir: crate::fastpath::HookDir::Ingress,
-        })
+        crate::fastpath::PortHook::checked(
+            self.link.name(),
+            self.link.ifindex(),
+            crate::fastpath::HookDir::Ingress,
+        )
     }
 
     fn set_fastpath_filter(&mut self, prog: Option<std::os::fd::BorrowedFd<'_>>) -> io::Result<()> {

@@ -67,7 +67,8 @@ pub trait Port: Send + core::fmt::Debug {
         None
     }
     /// Where the kernel fast path hooks this port's netdev (`fastpath`), if it can: `None`
-    /// keeps every flow from or to the port in userspace.
+    /// keeps every flow from or to the port in userspace. Checked against the kernel on each
+    /// call (`PortHook::checked`): `None` once the netdev is gone from rvs's namespace.
     fn fastpath_hook(&self) -> Option<crate::fastpath::PortHook> {
         None
     }

@@ -186,10 +186,11 @@ impl Port for TapPort {
     }
 
     fn fastpath_hook(&self) -> Option<crate::fastpath::PortHook> {
-        Some(crate::fastpath::PortHook {
-            ifindex: self.link.ifindex(),
-            dir: crate::fastpath::HookDir::Egress,
-        })
+        crate::fastpath::PortHook::checked(
+            self.link.name(),
+            self.link.ifindex(),
+            crate::fastpath::HookDir::Egress,
+        )
     }
 
     fn rx_burst(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize {
