@@ -435,6 +435,18 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Bars) -> Result<
         .map_err(err)
 }
 
+/// Test helper: the text `write` puts into a scratch SVG file (removed afterwards).
+#[cfg(test)]
+pub(crate) fn written_svg(write: impl FnOnce(&Path) -> Result<(), String>) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("rvs-bench-test-{}-{n}.svg", std::process::id()));
+    write(&p).unwrap();
+    let s = std::fs::read_to_string(&p).unwrap();
+    let _ = std::fs::remove_file(&p);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,10 +493,7 @@ mod tests {
 
     #[test]
     fn svg_is_written() {
-        let p = std::env::temp_dir().join(format!("rvs-bench-test-{}.svg", std::process::id()));
-        svg(&sample(), &p, "test").unwrap();
-        let s = std::fs::read_to_string(&p).unwrap();
-        let _ = std::fs::remove_file(&p);
+        let s = written_svg(|p| svg(&sample(), p, "test"));
         assert!(s.starts_with("<svg") && s.contains("64B 1 flow") && s.contains("rvs"));
     }
 }

@@ -307,8 +307,42 @@ fn case_label(r: &RfcRow) -> String {
     format!("{} {}B {}f", r.deployment.name(), r.packet_size, r.flows)
 }
 
+/// Start a table section listing the rows `pick` selects: a title line and a header line.
+/// Returns the rows (none: no section is written).
+fn section<'a>(
+    s: &mut String,
+    rows: &'a [RfcRow],
+    pick: impl Fn(&RfcRow) -> bool,
+    title: &str,
+    header: &str,
+) -> Vec<&'a RfcRow> {
+    let v: Vec<&RfcRow> = rows.iter().filter(|r| pick(r)).collect();
+    if !v.is_empty() {
+        let _ = writeln!(s, "\n{title}\n{header}");
+    }
+    v
+}
+
+/// Start a table line with the row's case, system and `extra`; for a row with no figures,
+/// finish it with the reason and return false.
+fn line_start(s: &mut String, r: &RfcRow, extra: &str) -> bool {
+    let _ = write!(s, "{:<22} {:<13} {extra}", case_label(r), r.system);
+    if !r.ok() {
+        let _ = writeln!(s, "n/a ({})", r.failures.join("; "));
+    }
+    r.ok()
+}
+
+fn test_label(t: Test) -> String {
+    match t {
+        Test::Throughput(c) => c.name().to_string(),
+        Test::Latency { percent_of_pdr } => format!("latency {percent_of_pdr}%"),
+        Test::BackToBack => "b2b".into(),
+    }
+}
+
 /// The text tables: throughput (NDR and PDR side by side), latency under load,
-/// back-to-back. `header` states the method's parameters.
+/// back-to-back, then the rows' notes. `header` states the method's parameters.
 pub fn tables(rows: &[RfcRow], header: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{header}");
@@ -318,17 +352,12 @@ pub fn tables(rows: &[RfcRow], header: &str) -> String {
                 == (r.system, r.deployment, r.packet_size, r.flows, t)
         })
     };
-    let ndr: Vec<&RfcRow> = rows
-        .iter()
-        .filter(|r| r.test == Test::Throughput(Criterion::Ndr))
-        .collect();
-    if !ndr.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nRFC 2544 throughput: Mpps of the verification trial, median (min–max, spread) over runs"
-        );
-        let _ = writeln!(
-            s,
+    let ndr = section(
+        &mut s,
+        rows,
+        |r| r.test == Test::Throughput(Criterion::Ndr),
+        "RFC 2544 throughput: Mpps of the verification trial, median (min–max, spread) over runs",
+        &format!(
             "{:<22} {:<13} {:<30} {:<30} {:>7} {:>11} {:>11} {:>6} {:>6}",
             "case",
             "system",
@@ -339,99 +368,79 @@ pub fn tables(rows: &[RfcRow], header: &str) -> String {
             "CPU ns/pkt",
             "cores",
             "trials"
-        );
-        for r in ndr {
-            let _ = write!(s, "{:<22} {:<13} ", case_label(r), r.system);
-            let pdr = find(r, Test::Throughput(Criterion::Pdr));
-            if !r.ok() {
-                let _ = writeln!(s, "n/a ({})", r.failures.join("; "));
-                continue;
-            }
-            let pdr_mpps = pdr.map_or("-".into(), |p| {
-                fmt_spread(p.spread(THROUGHPUT_RX_FPS), 1e6, 3)
-            });
-            let loss = format!(
-                "{}/{}",
-                median(r, FRAME_LOSS_PERCENT, 1.0, 2),
-                pdr.map_or("-".into(), |p| median(p, FRAME_LOSS_PERCENT, 1.0, 2))
-            );
-            let trials: f64 = [Some(r), pdr]
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.spread(TRIALS).map(|t| t.median))
-                .sum();
-            let _ = writeln!(
-                s,
-                "{:<30} {:<30} {:>7} {:>11} {:>11} {:>6} {:>6.0}",
-                fmt_spread(r.spread(THROUGHPUT_RX_FPS), 1e6, 3),
-                pdr_mpps,
-                median(r, THROUGHPUT_RX_PERCENT, 1.0, 0),
-                loss,
-                median(r, CPU_NS_PER_PKT, 1.0, 0),
-                median(r, CORES_USED, 1.0, 2),
-                trials
-            );
+        ),
+    );
+    for r in ndr {
+        if !line_start(&mut s, r, "") {
+            continue;
         }
-    }
-    let lat: Vec<&RfcRow> = rows
-        .iter()
-        .filter(|r| matches!(r.test, Test::Latency { .. }))
-        .collect();
-    if !lat.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nLatency under load: UDP probe round trips (µs, median over runs) with the generator at a % of PDR"
+        let pdr = find(r, Test::Throughput(Criterion::Pdr));
+        let pdr_mpps = pdr.map_or("-".into(), |p| {
+            fmt_spread(p.spread(THROUGHPUT_RX_FPS), 1e6, 3)
+        });
+        let loss = format!(
+            "{}/{}",
+            median(r, FRAME_LOSS_PERCENT, 1.0, 2),
+            pdr.map_or("-".into(), |p| median(p, FRAME_LOSS_PERCENT, 1.0, 2))
         );
+        let trials: f64 = [Some(r), pdr]
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.spread(TRIALS).map(|t| t.median))
+            .sum();
         let _ = writeln!(
             s,
+            "{:<30} {:<30} {:>7} {:>11} {:>11} {:>6} {:>6.0}",
+            fmt_spread(r.spread(THROUGHPUT_RX_FPS), 1e6, 3),
+            pdr_mpps,
+            median(r, THROUGHPUT_RX_PERCENT, 1.0, 0),
+            loss,
+            median(r, CPU_NS_PER_PKT, 1.0, 0),
+            median(r, CORES_USED, 1.0, 2),
+            trials
+        );
+    }
+    let lat = section(
+        &mut s,
+        rows,
+        |r| matches!(r.test, Test::Latency { .. }),
+        "Latency under load: UDP probe round trips (µs, median over runs) with the generator at a % of PDR",
+        &format!(
             "{:<22} {:<13} {:>5} {:>9} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7}",
             "case", "system", "load", "Mpps", "p50", "p99", "p99.9", "max", "loss %", "probes"
-        );
-        for r in lat {
-            let Test::Latency { percent_of_pdr } = r.test else {
-                continue;
-            };
-            let _ = write!(
-                s,
-                "{:<22} {:<13} {:>4}% ",
-                case_label(r),
-                r.system,
-                percent_of_pdr
-            );
-            if !r.ok() {
-                let _ = writeln!(s, "n/a ({})", r.failures.join("; "));
-                continue;
-            }
-            let _ = writeln!(
-                s,
-                "{:>9} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7}",
-                median(r, TX_RATE_FPS, 1e6, 3),
-                median(r, "p50_latency_ns", 1e3, 1),
-                median(r, "p99_latency_ns", 1e3, 1),
-                median(r, "p99_9_latency_ns", 1e3, 1),
-                median(r, "max_latency_ns", 1e3, 0),
-                median(r, FRAME_LOSS_PERCENT, 1.0, 2),
-                median(r, PROBES, 1.0, 0)
-            );
+        ),
+    );
+    for r in lat {
+        let Test::Latency { percent_of_pdr } = r.test else {
+            continue;
+        };
+        if !line_start(&mut s, r, &format!("{percent_of_pdr:>4}% ")) {
+            continue;
         }
-    }
-    let b2b: Vec<&RfcRow> = rows.iter().filter(|r| r.test == Test::BackToBack).collect();
-    if !b2b.is_empty() {
         let _ = writeln!(
             s,
-            "\nBack-to-back: longest burst at the generator's full speed forwarded with no loss"
+            "{:>9} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7}",
+            median(r, TX_RATE_FPS, 1e6, 3),
+            median(r, "p50_latency_ns", 1e3, 1),
+            median(r, "p99_latency_ns", 1e3, 1),
+            median(r, "p99_9_latency_ns", 1e3, 1),
+            median(r, "max_latency_ns", 1e3, 0),
+            median(r, FRAME_LOSS_PERCENT, 1.0, 2),
+            median(r, PROBES, 1.0, 0)
         );
-        let _ = writeln!(
-            s,
+    }
+    let b2b = section(
+        &mut s,
+        rows,
+        |r| r.test == Test::BackToBack,
+        "Back-to-back: longest burst at the generator's full speed forwarded with no loss",
+        &format!(
             "{:<22} {:<13} {:<36} {:>11}",
             "case", "system", "b2b frames", "burst Mpps"
-        );
-        for r in b2b {
-            let _ = write!(s, "{:<22} {:<13} ", case_label(r), r.system);
-            if !r.ok() {
-                let _ = writeln!(s, "n/a ({})", r.failures.join("; "));
-                continue;
-            }
+        ),
+    );
+    for r in b2b {
+        if line_start(&mut s, r, "") {
             let _ = writeln!(
                 s,
                 "{:<36} {:>11}",
@@ -443,18 +452,9 @@ pub fn tables(rows: &[RfcRow], header: &str) -> String {
     let notes: Vec<String> = rows
         .iter()
         .flat_map(|r| {
-            r.notes.iter().map(move |n| {
-                format!(
-                    "{} {} {}: {n}",
-                    r.system,
-                    case_label(r),
-                    match r.test {
-                        Test::Throughput(c) => c.name().to_string(),
-                        Test::Latency { percent_of_pdr } => format!("latency {percent_of_pdr}%"),
-                        Test::BackToBack => "b2b".into(),
-                    }
-                )
-            })
+            r.notes
+                .iter()
+                .map(move |n| format!("{} {} {}: {n}", r.system, case_label(r), test_label(r.test)))
         })
         .collect();
     if !notes.is_empty() {
@@ -852,10 +852,7 @@ mod tests {
 
     #[test]
     fn svg_has_error_bars() {
-        let p = std::env::temp_dir().join(format!("rvs-bench-rfc-{}.svg", std::process::id()));
-        svg(&sample(), &p, "t").unwrap();
-        let s = std::fs::read_to_string(&p).unwrap();
-        let _ = std::fs::remove_file(&p);
+        let s = report::written_svg(|p| svg(&sample(), p, "t"));
         assert!(
             s.contains("64B 1f container") && s.contains("NDR Mpps"),
             "{s}"

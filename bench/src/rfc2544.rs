@@ -55,6 +55,8 @@ pub struct Params {
     pub b2b_secs: f64,
     /// Most trials of one search.
     pub max_trials: usize,
+    /// Print every trial to stderr.
+    pub verbose: bool,
 }
 
 /// What the `direct` system measured for one frame size and flow count.
@@ -274,7 +276,9 @@ pub fn run_case(
         })?;
         let mut r = recs.borrow_mut();
         r.push(m);
-        Ok(m.trial(rate, m.gen.rate(), secs, r.len() - 1))
+        let tr = m.trial(rate, m.gen.rate(), secs, r.len() - 1);
+        log_trial(p, case, "rate", &tr);
+        Ok(tr)
     };
     let mut s = Search::new(cfg, device)?;
     s.seed(m0.trial(ceiling, ceiling, p.trial_secs, 0));
@@ -335,11 +339,29 @@ pub fn run_case(
     Ok((rows, own))
 }
 
+/// With `--verbose`, one line per trial on stderr.
+fn log_trial(p: &Params, case: &Case, what: &str, t: &Trial) {
+    if p.verbose {
+        eprintln!(
+            "  {} {}B {}f {what} {:.0} (achieved {:.0}) {} s: sent {} received {} loss {:.4} %",
+            case.system,
+            case.size,
+            case.flows,
+            t.target,
+            t.achieved,
+            t.secs,
+            t.sent,
+            t.received,
+            t.loss() * 100.0
+        );
+    }
+}
+
 /// Notes common to rate and burst searches: generator-limited, incomplete.
 fn note_search(r: &mut RfcRow, f: &Found, what: &str, ceiling: impl Fn() -> String) {
     if f.generator_limited {
         r.note(&format!(
-            "no loss at the generator's ceiling ({}): the switch's {what} limit is higher",
+            "no loss at the generator's ceiling ({}): the system's {what} limit is higher",
             ceiling()
         ));
     }
@@ -411,15 +433,22 @@ fn b2b_row(t: &Traffic, case: &Case, p: &Params, line_rate: f64) -> Result<RfcRo
         max_offered_miss: None,
     };
     let device = |n: f64, secs: f64| -> Result<Trial, String> {
-        let frames = n.round().max(1.0);
+        // The search's load is what it asked for (n), the burst its nearest whole count.
         let m = t.trial(&Offer {
             rate: None,
             duration: Duration::from_secs(60),
-            frames: Some(frames as u64),
+            frames: Some(n.round().max(1.0) as u64),
         })?;
         let mut rs = recs.borrow_mut();
         rs.push(m);
-        Ok(m.trial(frames, m.gen.sent as f64, secs, rs.len() - 1))
+        let tr = m.trial(
+            n,
+            n * m.gen.sent as f64 / n.round().max(1.0),
+            secs,
+            rs.len() - 1,
+        );
+        log_trial(p, case, "burst", &tr);
+        Ok(tr)
     };
     let mut s = Search::new(cfg, device)?;
     let f = s.find(0.0)?;
@@ -429,7 +458,7 @@ fn b2b_row(t: &Traffic, case: &Case, p: &Params, line_rate: f64) -> Result<RfcRo
         return Ok(r.failed(f.note.as_deref().unwrap_or("every burst lost frames")));
     };
     let m = &recs[best.id];
-    r.set(res::B2B_FRAMES, best.target);
+    r.set(res::B2B_FRAMES, best.sent as f64);
     r.set(res::B2B_TX_FPS, m.gen.rate());
     r.set(res::B2B_FRAME_LOSS_PERCENT, 100.0 * best.loss());
     r.set(res::TRIALS, f.trials as f64);

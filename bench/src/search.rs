@@ -340,6 +340,18 @@ mod tests {
         }
     }
 
+    /// A trial whose generator hit its target exactly.
+    fn exact(load: f64, secs: f64, sent: u64, received: u64) -> Result<Trial, String> {
+        Ok(Trial {
+            target: load,
+            achieved: load,
+            sent,
+            received,
+            secs,
+            id: 0,
+        })
+    }
+
     fn cfg(max: f64) -> Config {
         Config {
             min: max / 1000.0,
@@ -409,14 +421,12 @@ mod tests {
         let dev = |r: f64, secs: f64| {
             let lim = if secs >= 10.0 { 450_000.0 } else { 500_000.0 };
             let sent = (r * secs) as u64;
-            Ok(Trial {
-                target: r,
-                achieved: r,
-                sent,
-                received: if r <= lim { sent } else { sent - sent / 100 },
+            exact(
+                r,
                 secs,
-                id: 0,
-            })
+                sent,
+                if r <= lim { sent } else { sent - sent / 100 },
+            )
         };
         let c = cfg(1e6);
         let mut s = Search::new(c, dev).unwrap();
@@ -434,14 +444,7 @@ mod tests {
     fn a_device_that_always_loses_has_no_ndr() {
         let dev = |r: f64, secs: f64| {
             let sent = (r * secs) as u64;
-            Ok(Trial {
-                target: r,
-                achieved: r,
-                sent,
-                received: sent / 2,
-                secs,
-                id: 0,
-            })
+            exact(r, secs, sent, sent / 2)
         };
         let mut s = Search::new(cfg(1e6), dev).unwrap();
         let n = s.find(0.0).unwrap();
@@ -457,14 +460,7 @@ mod tests {
         // everywhere (so the descent is slow and the cap ends it).
         let dev = |r: f64, secs: f64| {
             let sent = (r * secs) as u64;
-            Ok(Trial {
-                target: r,
-                achieved: r,
-                sent,
-                received: if secs < 10.0 { sent } else { sent - 1 },
-                secs,
-                id: 0,
-            })
+            exact(r, secs, sent, if secs < 10.0 { sent } else { sent - 1 })
         };
         let mut c = cfg(1e6);
         c.max_trials = 12;
@@ -481,21 +477,14 @@ mod tests {
         let buffer = 3000.0;
         let dev = |n: f64, secs: f64| {
             let sent = n.round() as u64;
-            Ok(Trial {
-                target: n,
-                achieved: n,
-                sent,
-                received: sent.min(buffer as u64),
-                secs,
-                id: 0,
-            })
+            exact(n, secs, sent, sent.min(buffer as u64))
         };
         let c = Config {
             min: 64.0,
             max: 1e6,
             resolution: 0.02,
             trial_secs: 1.0,
-            final_secs: 1.0,
+            final_secs: 2.0,
             max_trials: 40,
             max_offered_miss: None,
         };
@@ -503,6 +492,19 @@ mod tests {
         let f = s.find(0.0).unwrap();
         let n = f.load.unwrap();
         assert!(f.verified && n <= buffer && n >= buffer * 0.98, "{f:?}");
+        assert_eq!(
+            f.verification.unwrap().secs,
+            2.0,
+            "the burst was repeated: {f:?}"
+        );
+        // A device with a buffer beyond the longest burst: verified at the maximum.
+        let mut s = Search::new(c, |n: f64, secs: f64| exact(n, secs, n as u64, n as u64)).unwrap();
+        let f = s.find(0.0).unwrap();
+        assert!(
+            f.verified && f.generator_limited && f.load == Some(1e6),
+            "{f:?}"
+        );
+        assert_eq!(f.trials, 2, "{f:?}");
     }
 
     #[test]

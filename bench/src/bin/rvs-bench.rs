@@ -74,6 +74,7 @@ usage: rvs-bench [options]      (as root)
   --json FILE           write all results as JSON
   --csv FILE            ndr: write all results as CSV
   --svg FILE            write a bar chart (ndr: NDR and PDR with min–max error bars)
+  --verbose             ndr: print every trial (load, duration, sent, received, loss)
   --bin-dir DIR         where rvsd and rvs's ovs-vsctl are (default: this program's directory)
   -h, --help            this text";
 
@@ -132,6 +133,7 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
             probe_interval: Duration::from_micros(500),
             b2b_secs: 0.0,
             max_trials: 30,
+            verbose: false,
         },
         repeat: 1,
         deployments: vec![Deployment::Container],
@@ -156,6 +158,7 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
                 }
             }
             "--quick" => o.quick = true,
+            "--verbose" => p.verbose = true,
             "--duration" => o.secs = positive(&val("--duration")?, "--duration")?,
             "--trial" => p.trial_secs = positive(&val("--trial")?, "--trial")?,
             "--final-trial" => p.final_secs = positive(&val("--final-trial")?, "--final-trial")?,
