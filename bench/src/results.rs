@@ -47,6 +47,10 @@ pub const VERIFIED: &str = "verified";
 pub const UPPER_BOUND: &str = "search_upper_bound";
 /// Received frames/s at maximum offered load, the search's first trial (rvs).
 pub const MAX_LOAD_RX_FPS: &str = "max_load_rx_fps";
+/// The generator's ceiling at the end of the search, frames/s (rvs).
+pub const GENERATOR_CEILING_FPS: &str = "generator_ceiling_fps";
+/// Longest burst the back-to-back search tried, frames (rvs).
+pub const B2B_MAX_FRAMES: &str = "b2b_max_frames";
 /// Longest burst forwarded without loss, frames (VSPERF).
 pub const B2B_FRAMES: &str = "b2b_frames";
 /// Rate at which that burst was sent, frames/s (VSPERF).
@@ -121,8 +125,8 @@ pub struct RfcRow {
     pub failures: Vec<String>,
     /// Figure name → one value per successful run.
     pub metrics: Vec<(&'static str, Vec<f64>)>,
-    /// Remarks (deduplicated), e.g. "generator-limited".
-    pub notes: Vec<String>,
+    /// Remarks, each with the number of runs that made it (e.g. "generator-limited").
+    pub notes: Vec<(String, usize)>,
     /// Round-trip times of every run (latency rows).
     pub histogram: Option<Histogram<u64>>,
 }
@@ -167,11 +171,25 @@ impl RfcRow {
         }
     }
 
-    /// Add a remark (once).
+    /// Add a remark for this run (once).
     pub fn note(&mut self, s: &str) {
-        if !self.notes.iter().any(|n| n == s) {
-            self.notes.push(s.to_string());
+        if !self.notes.iter().any(|(n, _)| n == s) {
+            self.notes.push((s.to_string(), 1));
         }
+    }
+
+    /// The remarks as text, "(k of n runs)" appended when the row has several runs.
+    pub fn notes_text(&self) -> Vec<String> {
+        self.notes
+            .iter()
+            .map(|(n, k)| {
+                if self.runs > 1 {
+                    format!("{n} ({k} of {} runs)", self.runs)
+                } else {
+                    n.clone()
+                }
+            })
+            .collect()
     }
 
     /// Whether `o` is the same case (so runs merge).
@@ -194,8 +212,11 @@ impl RfcRow {
                 self.set(name, v);
             }
         }
-        for n in &o.notes {
-            self.note(n);
+        for (n, k) in o.notes {
+            match self.notes.iter_mut().find(|(m, _)| *m == n) {
+                Some((_, c)) => *c += k,
+                None => self.notes.push((n, k)),
+            }
         }
         match (&mut self.histogram, o.histogram) {
             (Some(h), Some(oh)) => {
@@ -254,7 +275,7 @@ impl RfcRow {
             }
         }
         o.insert("repeats".into(), Value::Object(rep));
-        o.insert("notes".into(), json!(self.notes));
+        o.insert("notes".into(), json!(self.notes_text()));
         if let Some(h) = &self.histogram {
             o.insert("histogram".into(), stats::histogram_json(h));
         }
@@ -452,8 +473,8 @@ pub fn tables(rows: &[RfcRow], header: &str) -> String {
     let notes: Vec<String> = rows
         .iter()
         .flat_map(|r| {
-            r.notes
-                .iter()
+            r.notes_text()
+                .into_iter()
                 .map(move |n| format!("{} {} {}: {n}", r.system, case_label(r), test_label(r.test)))
         })
         .collect();
@@ -526,7 +547,7 @@ pub fn csv(rows: &[RfcRow]) -> String {
         let _ = writeln!(
             s,
             ",{},{}",
-            csv_field(&r.notes.join("; ")),
+            csv_field(&r.notes_text().join("; ")),
             csv_field(&r.failures.join("; "))
         );
     }
@@ -763,8 +784,11 @@ mod tests {
             lat.set(k, v);
         }
         lat.histogram = Some(h);
+        let mut limited = run("rvs", ndr, 400_000.0);
+        limited.note("generator-limited");
+        limited.note("generator-limited");
         merge_runs(vec![
-            run("rvs", ndr, 400_000.0),
+            limited,
             run("rvs", pdr, 450_000.0),
             run("rvs", ndr, 420_000.0),
             RfcRow::new("rvs", Deployment::Container, ndr, 64, 1).failed("switch process died"),
@@ -794,6 +818,8 @@ mod tests {
         assert_eq!(j["status"], "ok");
         assert_eq!(rows[2].to_json()["status"], "n/a");
         assert_eq!(rows[3].to_json()["histogram"]["count"], 2);
+        assert_eq!(j["notes"][0], "generator-limited (1 of 4 runs)");
+        assert_eq!(rows[1].to_json()["notes"], json!([]));
     }
 
     #[test]

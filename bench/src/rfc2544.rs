@@ -318,13 +318,15 @@ pub fn run_case(
             r.set(res::UPPER_BOUND, u);
         }
         r.set(res::MAX_LOAD_RX_FPS, m0.rx_fps());
-        note_search(&mut r, f, "rate", || format!("{:.0} frames/s", f.ceiling));
+        r.set(res::GENERATOR_CEILING_FPS, f.ceiling);
+        note_search(&mut r, f, "rate");
         rows.push(r);
     }
+    // As a baseline (for `direct`): the cost per frame at NDR, or at max load without one.
+    let at_ndr = ndr.best.map_or(m0, |b| recs[b.id]);
     let own = Baseline {
         ceiling_fps: ceiling,
-        cpu_per_offered_ns: ndr.best.map_or(m0, |b| recs[b.id]).cpu_ns as f64
-            / ndr.best.map_or(m0, |b| recs[b.id]).gen.sent.max(1) as f64,
+        cpu_per_offered_ns: at_ndr.cpu_ns as f64 / at_ndr.gen.sent.max(1) as f64,
     };
     for &pct in &p.latency_loads {
         let r = case.row(Test::Latency {
@@ -358,11 +360,10 @@ fn log_trial(p: &Params, case: &Case, what: &str, t: &Trial) {
 }
 
 /// Notes common to rate and burst searches: generator-limited, incomplete.
-fn note_search(r: &mut RfcRow, f: &Found, what: &str, ceiling: impl Fn() -> String) {
+fn note_search(r: &mut RfcRow, f: &Found, what: &str) {
     if f.generator_limited {
         r.note(&format!(
-            "no loss at the generator's ceiling ({}): the system's {what} limit is higher",
-            ceiling()
+            "no loss at the generator's ceiling: the system's {what} limit is higher"
         ));
     }
     if let Some(n) = &f.note {
@@ -463,11 +464,7 @@ fn b2b_row(t: &Traffic, case: &Case, p: &Params, line_rate: f64) -> Result<RfcRo
     r.set(res::B2B_FRAME_LOSS_PERCENT, 100.0 * best.loss());
     r.set(res::TRIALS, f.trials as f64);
     r.set(res::VERIFIED, f64::from(u8::from(f.verified)));
-    note_search(&mut r, &f, "burst", || {
-        format!(
-            "{:.0} frames, {} s at {:.0} frames/s",
-            max, p.b2b_secs, line_rate
-        )
-    });
+    r.set(res::B2B_MAX_FRAMES, max);
+    note_search(&mut r, &f, "burst");
     Ok(r)
 }

@@ -219,6 +219,9 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
     if !ndr && (o.repeat > 1 || o.csv.is_some()) {
         return Err("--repeat and --csv need --method ndr".into());
     }
+    if !ndr && o.deployments.len() > 1 {
+        return Err("--method maxload takes one --deployment".into());
+    }
     let q = o.quick;
     let or = |v: f64, quick: f64, full: f64| {
         if v > 0.0 {
@@ -480,7 +483,7 @@ fn run_system<R>(
     mut case: impl FnMut(&Bed, Kind) -> Result<Vec<R>, String>,
 ) -> Vec<R> {
     let na_all = |prog: &mut Progress, why: &str| -> Vec<R> {
-        prog.total -= kinds.len();
+        prog.total = prog.total.saturating_sub(kinds.len());
         kinds.iter().flat_map(|&k| na(k, why)).collect()
     };
     if let Some(why) = ovs_missing().filter(|_| sys.is_ovs()) {
@@ -568,6 +571,9 @@ fn run_ndr(o: &Opts, systems: &[System], bins: &Bins, prog: &mut Progress) -> Ve
     let p = &o.params;
     let mut rows: Vec<RfcRow> = vec![];
     for round in 0..o.repeat {
+        if o.repeat > 1 {
+            prog.note(&format!("round {}/{}", round + 1, o.repeat));
+        }
         let mut bases: HashMap<(usize, usize), Baseline> = HashMap::new();
         for &sys in systems {
             for &dep in &o.deployments {
@@ -583,9 +589,6 @@ fn run_ndr(o: &Opts, systems: &[System], bins: &Bins, prog: &mut Progress) -> Ve
                 } else {
                     dep
                 };
-                if o.repeat > 1 {
-                    prog.note(&format!("round {}/{}", round + 1, o.repeat));
-                }
                 let case_of = |k: Kind| {
                     let Kind::Udp { size, flows } = k else {
                         return None;
@@ -716,14 +719,16 @@ fn main() -> ExitCode {
     let ndr = o.method == Method::Ndr;
     let p = &o.params;
     let (total, per_case) = if ndr {
+        // direct runs once per round; every other system once per deployment (as n/a rows
+        // where it has no form for it).
         let builds: usize = systems
             .iter()
             .map(|&s| {
-                o.deployments
-                    .iter()
-                    .filter(|d| d.supports(s))
-                    .count()
-                    .max(1)
+                if s == System::Direct {
+                    1
+                } else {
+                    o.deployments.len()
+                }
             })
             .sum();
         // About 12 search trials, 2 verifications, the latency trials and ~10 bursts.
