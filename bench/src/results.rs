@@ -20,8 +20,11 @@ use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Offered rate of the reported trial, frames/s (VSPERF).
+/// Offered rate of the reported trial as achieved by the generator, frames/s (VSPERF).
 pub const TX_RATE_FPS: &str = "tx_rate_fps";
+/// The rate the reported trial asked the generator for, frames/s (rvs; `tx_rate_fps` is
+/// within 1 % of it, or the trial would have been refused).
+pub const TX_TARGET_FPS: &str = "tx_target_fps";
 /// Received rate of the reported trial, frames/s (VSPERF).
 pub const THROUGHPUT_RX_FPS: &str = "throughput_rx_fps";
 /// Received rate as % of the generator's ceiling (`direct`, same frame size) (VSPERF: % of

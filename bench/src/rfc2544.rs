@@ -297,6 +297,7 @@ pub fn run_case(
         let secs = m.gen.elapsed.as_secs_f64().max(1e-9);
         let rx = m.rx_fps();
         let cpu = m.cpu_above(base);
+        r.set(res::TX_TARGET_FPS, best.target);
         r.set(res::TX_RATE_FPS, m.gen.rate());
         r.set(res::THROUGHPUT_RX_FPS, rx);
         r.set(res::THROUGHPUT_RX_PERCENT, 100.0 * rx / line_rate);
@@ -402,6 +403,7 @@ fn latency_row(t: &Traffic, mut r: RfcRow, rate: f64, p: &Params) -> RfcRow {
     };
     let background = m.received.saturating_sub(rr.server_rx).min(m.gen.sent);
     let secs = m.gen.elapsed.as_secs_f64().max(1e-9);
+    r.set(res::TX_TARGET_FPS, rate);
     r.set(res::TX_RATE_FPS, m.gen.rate());
     r.set(res::THROUGHPUT_RX_FPS, background as f64 / secs);
     r.set(

@@ -1,6 +1,6 @@
 //! Statistics of `rvs-bench` results: the spread of a figure over repeated runs
 //! (min / median / max, spread = (max − min) / median), and latency histograms (HdrHistogram,
-//! nanoseconds, 3 significant figures) with their percentiles and JSON form.
+//! nanoseconds, 3 significant figures) with their percentiles and a compact JSON form.
 //!
 //! Invariants: non-finite values are ignored by [`Spread::of`]; a latency value above
 //! [`LATENCY_MAX_NS`] is recorded as that maximum (a histogram never rejects a sample).
@@ -95,22 +95,23 @@ pub fn latency_figures(h: &Histogram<u64>) -> Vec<(&'static str, f64)> {
     ]
 }
 
-/// The histogram as JSON: every recorded bucket as `[highest_equivalent_value_ns, count]`,
-/// lossless at the histogram's precision (3 significant figures).
+/// Ratio between the edges of consecutive buckets of [`histogram_json`]: 2^(1/8), ≈ 9 %.
+pub const BUCKET_RATIO: f64 = 1.090_507_732_665_257_7;
+
+/// The histogram as JSON: logarithmic buckets from 1 µs up, each [`BUCKET_RATIO`] wider than
+/// the one before, as `[upper_edge_ns, count]` for every non-empty one (about 8 a doubling,
+/// so a few dozen, where the full-precision histogram has thousands; the percentiles come
+/// from the full one).
 pub fn histogram_json(h: &Histogram<u64>) -> Value {
     let buckets: Vec<Value> = h
-        .iter_recorded()
-        .map(|v| {
-            json!([
-                h.highest_equivalent(v.value_iterated_to()),
-                v.count_at_value()
-            ])
-        })
+        .iter_log(1000, BUCKET_RATIO)
+        .filter(|v| v.count_since_last_iteration() > 0)
+        .map(|v| json!([v.value_iterated_to(), v.count_since_last_iteration()]))
         .collect();
     json!({
         "unit": "ns",
-        "significant_figures": h.sigfig(),
         "count": h.len(),
+        "bucket_ratio": BUCKET_RATIO,
         "buckets": buckets,
     })
 }
@@ -164,13 +165,13 @@ mod tests {
         assert!(f["max_latency_ns"] >= LATENCY_MAX_NS as f64 * 0.999);
         let j = histogram_json(&h);
         assert_eq!(j["count"], 1001);
-        let total: u64 = j["buckets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b[1].as_u64().unwrap())
-            .sum();
-        assert_eq!(total, 1001);
+        let b = j["buckets"].as_array().unwrap();
+        let total: u64 = b.iter().map(|b| b[1].as_u64().unwrap()).sum();
+        assert_eq!(total, 1001, "every sample is in a bucket");
+        // 1 µs .. 1 ms is 10 doublings: about 80 buckets, plus the clamped maximum.
+        assert!(b.len() > 60 && b.len() < 100, "{}", b.len());
+        let edges: Vec<u64> = b.iter().map(|b| b[0].as_u64().unwrap()).collect();
+        assert!(edges.windows(2).all(|w| w[0] < w[1]));
         assert!(latency_figures(&latency_histogram()).is_empty());
     }
 }
