@@ -36,8 +36,10 @@ pub const UNDERLAY_MTU: &str = "9000";
 pub enum System {
     /// Generator and sink joined by one veth pair: the generator's ceiling and CPU baseline.
     Direct,
-    /// rvsd with AF_PACKET ports.
+    /// rvsd with AF_PACKET ports, userspace datapath only (`other_config:hw-offload=false`).
     Rvs,
+    /// rvsd as configured by default: the kernel fast path on (`hw-offload=true`).
+    RvsOffload,
     /// rvsd with `type=afxdp` ports.
     RvsAfxdp,
     /// The kernel Linux bridge (bridge-netfilter as the machine has it).
@@ -72,9 +74,10 @@ enum TunnelSwitch {
 
 impl System {
     /// Every system, in report order.
-    pub const ALL: [System; 13] = [
+    pub const ALL: [System; 14] = [
         System::Direct,
         System::Rvs,
+        System::RvsOffload,
         System::RvsAfxdp,
         System::LinuxBridge,
         System::Ovs,
@@ -93,6 +96,7 @@ impl System {
         match self {
             System::Direct => "direct",
             System::Rvs => "rvs",
+            System::RvsOffload => "rvs-offload",
             System::RvsAfxdp => "rvs-afxdp",
             System::LinuxBridge => "linux-bridge",
             System::Ovs => "ovs",
@@ -243,7 +247,12 @@ impl Bed {
         let dir = bed._dir.0.clone();
         match sys {
             System::Direct => bed.gen.add_veth(ENDPOINT_IF, &bed.sink, ENDPOINT_IF),
-            System::Rvs | System::RvsAfxdp | System::LinuxBridge | System::Ovs | System::OvsTso => {
+            System::Rvs
+            | System::RvsOffload
+            | System::RvsAfxdp
+            | System::LinuxBridge
+            | System::Ovs
+            | System::OvsTso => {
                 let sw = quiet_ns("bs");
                 let (pg, ps) = (unique_ifname("bpg"), unique_ifname("bps"));
                 sw.add_veth(&pg, &bed.gen, ENDPOINT_IF);
@@ -269,12 +278,43 @@ impl Bed {
                             }
                         }
                     }
-                    System::Rvs | System::RvsAfxdp => {
+                    System::Rvs | System::RvsOffload | System::RvsAfxdp => {
                         let r = Rvsd::try_start(bins, &sw, &dir)?;
                         let mut c = Vsctl::new();
                         for (i, b) in bridges.iter().enumerate() {
                             let br = format!("br{i}");
                             c = c.add_br(&br).add_port(&br, &b[0]).add_port(&br, &b[1]);
+                        }
+                        if sys == System::Rvs {
+                            // The userspace datapath, as before the fast path became the
+                            // default: `rvs-offload` is the default configuration.
+                            let off = r.try_vsctl(&[
+                                "set",
+                                "Open_vSwitch",
+                                ".",
+                                "other_config:hw-offload=false",
+                            ]);
+                            if let Err(e) = off {
+                                bed.daemons.push(Daemon::Rvs(r));
+                                return Err(e);
+                            }
+                        }
+                        if sys == System::RvsOffload {
+                            // A fast path that failed to load would be measured under the
+                            // wrong name: refuse the row instead.
+                            let on = r
+                                .try_vsctl(&[
+                                    "set",
+                                    "Open_vSwitch",
+                                    ".",
+                                    "other_config:hw-offload=true",
+                                ])
+                                .map(|_| r.log().contains("kernel fast path enabled"));
+                            if on != Ok(true) {
+                                let why = r.log_tail(3);
+                                bed.daemons.push(Daemon::Rvs(r));
+                                return Err(format!("fast path not enabled: {why}"));
+                            }
                         }
                         if sys == System::RvsAfxdp {
                             // Native mode, not best-effort: a silent fallback to AF_PACKET would

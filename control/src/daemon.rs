@@ -1,30 +1,37 @@
 //! The rvsd daemon core: the configuration, the datapath, and the request handlers that join
 //! them.
 //!
-//! Every configuration change is one `ovs-vsctl` transaction: the engine (`vsctl::execute`)
-//! computes the new configuration from a copy; the daemon saves it (atomically; a failed save
-//! rejects the transaction and keeps the old config both on disk and in memory), then
-//! reconciles the datapath with it (`reconcile`). Reconciliation is idempotent: it diffs the
-//! desired bridges/ports against what the datapath has, so a restart with a saved config and
-//! a live change go through the same code.
+//! In the embedded mode every configuration change is one `ovs-vsctl` transaction on the
+//! daemon's own OVSDB database: the engine (`vsctl::execute`) commits it on a copy; the daemon
+//! derives the desired configuration from the new database (`vswitchd::config_from_replica`,
+//! the function the ovs-vswitchd mode uses on its replica), records what the switch reports
+//! in the rows (assigned `ofport`s, `cur_cfg`), saves the database (atomically; a failed save
+//! rejects the transaction and keeps the old database both on disk and in memory), then
+//! reconciles the datapath with the configuration (`reconcile`). Reconciliation is
+//! idempotent: it diffs the desired bridges/ports against what the datapath has, so a restart
+//! with a saved database and a live change go through the same code.
 //!
 //! The `ovs-appctl` commands read the datapath and lay the answers out with `format`.
 //!
-//! Where the configuration comes from is the daemon's [`Store`]: its own `conf.json` (the
-//! embedded mode, changed by rvs's `ovs-vsctl`), or a real ovsdb-server ([`crate::vswitchd`],
-//! changed by any OVSDB client). Both produce a [`Config`] and go through `reconcile`.
+//! Where the configuration comes from is the daemon's [`Store`]: its own database in
+//! `conf.json` (the embedded mode, changed by rvs's `ovs-vsctl`), or a real ovsdb-server
+//! ([`crate::vswitchd`], changed by any OVSDB client). Both produce a [`Config`] the same way
+//! and go through `reconcile`. Configuration the datapath does not act on (bonds beyond their
+//! first interface, mirrors, controllers, QoS, …) is reported by `crate::unsupported`: a
+//! warning logged once, and the row's status or error column where OVS has one.
 
 use crate::config::{Config, Interface};
 use crate::format::{self, DpPortRow, DpSummary, DpifPortRow, FdbRow};
 use crate::log::{log, Level};
+use crate::ovsdb::{Atom, Database, Datum};
 use crate::server::Handler;
 use crate::unixctl::Request;
 use crate::vsctl::{self, IfaceStatus, Status};
 use crate::vswitchd::{start_only_keys, OvsdbLink};
 use rvs_datapath::dpif::{Dpif, PortInfo, PortKind, PortSpec};
-use rvs_datapath::flow::Decision;
+use rvs_datapath::flow::{Decision, FlowDump};
 use rvs_datapath::tunnel::TunnelKind;
-use rvs_datapath::vlan::PortVlan;
+use rvs_datapath::vlan::{tag_edit, PortVlan, TagEdit};
 use rvs_datapath::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,6 +45,9 @@ pub struct VsctlReply {
     pub stdout: String,
     pub stderr: String,
     pub exit_code: i32,
+    /// A `wait-until` condition does not hold yet: nothing was done; ask again later.
+    #[serde(default)]
+    pub retry: bool,
 }
 
 /// Where the daemon's configuration lives.
@@ -51,12 +61,17 @@ pub enum Store {
 
 /// The daemon's state.
 pub struct Daemon {
+    /// The desired configuration in force.
     cfg: Config,
+    /// The embedded mode's database (empty in the ovs-vswitchd mode).
+    db: Database,
     store: Store,
     dp: Option<Dpif>,
     /// True until the first configuration from OVSDB was applied (the datapath may still be
     /// rebuilt then, to honour `n-pmd`/`pmd-cpu-mask`).
     pristine: bool,
+    /// Unsupported settings already warned about (embedded mode).
+    warned: std::collections::BTreeSet<String>,
     exit: bool,
 }
 
@@ -145,14 +160,62 @@ fn port_kind(iface: &Interface) -> Result<PortKind, String> {
     })
 }
 
+/// What the switch reports, for `ovs-vsctl` in the embedded mode and for the write-back
+/// into a real ovsdb-server: the datapath's and the kernel's view of each interface, and the
+/// notes about settings rvs does not act on (computed once per `DpStatus`).
 struct DpStatus<'a> {
     dp: &'a Dpif,
     cfg: &'a Config,
+    /// The embedded database (empty in the ovs-vswitchd mode, whose write-back adds the notes
+    /// itself).
+    db: &'a Database,
+    notes: std::cell::OnceCell<Vec<crate::unsupported::Note>>,
+}
+
+impl<'a> DpStatus<'a> {
+    fn new(dp: &'a Dpif, cfg: &'a Config, db: &'a Database) -> DpStatus<'a> {
+        DpStatus {
+            dp,
+            cfg,
+            db,
+            notes: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn notes(&self) -> &[crate::unsupported::Note] {
+        self.notes
+            .get_or_init(|| crate::unsupported::notes(self.db.replica()))
+    }
 }
 
 impl Status for DpStatus<'_> {
+    fn column(&self, table: &str, uuid: &str, column: &str) -> Option<Datum> {
+        match (table, column) {
+            ("Open_vSwitch", _) => crate::vswitchd::switch_types()
+                .into_iter()
+                .find(|(c, _)| *c == column)
+                .map(|(_, d)| d),
+            (_, "status") => {
+                crate::unsupported::status_column(self.db.replica(), self.notes(), table, uuid)
+            }
+            _ => None,
+        }
+    }
+
     fn interface(&self, name: &str) -> IfaceStatus {
         let mut st = IfaceStatus::default();
+        let row = self
+            .db
+            .table("Interface")
+            .and_then(|t| t.find("name", &Datum::scalar(Atom::Str(name.to_string()))));
+        if let Some((uuid, _)) = row {
+            crate::unsupported::add_to_status(self.notes(), "Interface", uuid, &mut st.status);
+        }
+        if let Some(e) = crate::unsupported::bond_member_unused(self.cfg, name) {
+            st.error = Some(e);
+            st.ofport_ok = false;
+            return st;
+        }
         match self.dp.port_info(name) {
             Some(p) => {
                 st.error = p.error.clone();
@@ -194,16 +257,33 @@ impl Status for DpStatus<'_> {
 }
 
 impl Daemon {
-    /// Take ownership of a loaded config and a started datapath, and make the datapath match.
-    pub fn new(cfg: Config, dbdir: PathBuf, dp: Dpif) -> Daemon {
+    /// Take ownership of a loaded database and a started datapath, and make the datapath
+    /// match (embedded mode).
+    pub fn new(mut db: Database, dbdir: PathBuf, dp: Dpif) -> Daemon {
+        let loaded = db.clone();
+        let cfg = desired(&mut db);
+        if db != loaded {
+            // What the switch reports (ofports, cur_cfg) is part of the database: keep the
+            // file equal to memory; a read-only directory only delays it to the next change.
+            if let Err(e) = crate::store::save(&db, &dbdir) {
+                log(
+                    Level::Warn,
+                    "bridge",
+                    &format!("cannot update the database: {e}"),
+                );
+            }
+        }
         let mut d = Daemon {
             cfg,
+            db,
             store: Store::File(dbdir),
             dp: Some(dp),
             pristine: false,
+            warned: Default::default(),
             exit: false,
         };
         d.reconcile();
+        crate::unsupported::log_new(d.db.replica(), &mut d.warned);
         d
     }
 
@@ -212,9 +292,11 @@ impl Daemon {
     pub fn with_ovsdb(link: OvsdbLink, dp: Dpif) -> Daemon {
         Daemon {
             cfg: Config::new(),
+            db: Database::new(),
             store: Store::Ovsdb(Box::new(link)),
             dp: Some(dp),
             pristine: true,
+            warned: Default::default(),
             exit: false,
         }
     }
@@ -266,7 +348,7 @@ impl Daemon {
         let (Store::Ovsdb(link), Some(dp)) = (&mut self.store, self.dp.as_ref()) else {
             return;
         };
-        let status = DpStatus { dp, cfg: &self.cfg };
+        let status = DpStatus::new(dp, &self.cfg, &self.db);
         link.write_back(
             &self.cfg,
             &|name| status.interface(name),
@@ -288,6 +370,11 @@ impl Daemon {
         &self.cfg
     }
 
+    /// The embedded database (empty in the ovs-vswitchd mode).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Stop the datapath: PMDs stop, TAP devices rvs created go away. The config stays.
     pub fn shutdown(&mut self) {
         if let Some(dp) = self.dp.take() {
@@ -303,7 +390,8 @@ impl Daemon {
         let mut want: BTreeMap<String, (String, PortSpec)> = BTreeMap::new();
         for br in &cfg.bridges {
             for port in &br.ports {
-                for iface in &port.interfaces {
+                // A bond forwards through its first interface only (see `unsupported`).
+                for iface in port.interfaces.iter().take(1) {
                     if let Ok(kind) = port_kind(iface) {
                         // A requested `mac` wins; otherwise one derived from the row's UUID.
                         let mac = matches!(kind, PortKind::Internal | PortKind::Tap).then(|| {
@@ -341,6 +429,20 @@ impl Daemon {
                 );
                 let _ = dp.del_port(&p.name);
             }
+        }
+        let fast = cfg
+            .other_config
+            .get("hw-offload")
+            .map_or(FASTPATH_DEFAULT, |v| v == "true");
+        match dp.set_fastpath(fast) {
+            Ok(true) if fast => log(Level::Info, "netdev_offload", "kernel fast path enabled"),
+            Ok(true) => log(Level::Info, "netdev_offload", "kernel fast path disabled"),
+            Ok(false) => {}
+            Err(e) => log(
+                Level::Warn,
+                "netdev_offload",
+                &format!("kernel fast path unavailable, forwarding in userspace only: {e}"),
+            ),
         }
         let have: Vec<String> = dp.bridges();
         for b in &have {
@@ -399,6 +501,9 @@ impl Daemon {
                     },
                     Err(e) => log(Level::Err, "bridge", &format!("{name}: {e}")),
                 }
+                if let Some(Some(Err(e))) = dp.port_info(&name).map(|p| p.fastpath) {
+                    log(Level::Warn, "netdev_offload", &e);
+                }
             }
         }
         // VLAN modes and requested MTUs of every attached port.
@@ -417,66 +522,79 @@ impl Daemon {
 
     /// Run one `ovs-vsctl` invocation (argv without the program name).
     pub fn vsctl(&mut self, args: &[String]) -> VsctlReply {
+        let reply = |stdout: String, stderr: String, exit_code: i32| VsctlReply {
+            stdout,
+            stderr,
+            exit_code,
+            retry: false,
+        };
         let dbdir = match &self.store {
             Store::File(d) => d.clone(),
             Store::Ovsdb(link) => {
-                return VsctlReply {
-                    stdout: String::new(),
-                    stderr: format!(
+                return reply(
+                    String::new(),
+                    format!(
                         "ovs-vsctl: rvsd is managed through ovsdb-server ({}): use the ovs-vsctl of openvswitch-common (ovs-vsctl --db={})\n",
                         link.remote(),
                         link.remote()
                     ),
-                    exit_code: 1,
-                }
+                    1,
+                )
             }
         };
         let result = {
-            let status = DpStatus {
-                dp: self.dp(),
-                cfg: &self.cfg,
-            };
-            vsctl::execute(&self.cfg, args, &status)
+            let status = DpStatus::new(self.dp(), &self.cfg, &self.db);
+            vsctl::execute(&self.db, args, &status)
         };
         let out = match result {
             Ok(o) => o,
             Err(e) => {
-                return VsctlReply {
-                    stdout: String::new(),
-                    stderr: format!("ovs-vsctl: {}\n", e.message),
-                    exit_code: 1,
+                let mut stderr = e.stderr;
+                if !e.message.is_empty() {
+                    stderr.push_str(&format!("ovs-vsctl: {}\n", e.message));
                 }
+                return reply(String::new(), stderr, e.exit_code);
             }
         };
-        if out.changed {
-            if let Err(e) = out.config.save(&dbdir) {
-                log(Level::Err, "vsctl", &format!("transaction rejected: {e}"));
-                return VsctlReply {
-                    stdout: String::new(),
-                    stderr: format!("ovs-vsctl: transaction error: {e}\n"),
-                    exit_code: 1,
-                };
-            }
-            self.cfg = out.config;
-            self.reconcile();
-            // Any configuration change may change decisions: re-decide cached flows.
-            self.dp().revalidate();
-        }
-        let mut stderr = String::new();
-        for name in &out.added_interfaces {
-            let status = DpStatus {
-                dp: self.dp(),
-                cfg: &self.cfg,
+        if out.retry {
+            return VsctlReply {
+                retry: true,
+                ..reply(String::new(), out.stderr, 0)
             };
+        }
+        if out.changed {
+            let mut db = out.db;
+            let cfg = desired(&mut db);
+            if let Err(e) = crate::store::save(&db, &dbdir) {
+                log(Level::Err, "vsctl", &format!("transaction rejected: {e}"));
+                return reply(
+                    String::new(),
+                    format!("{}ovs-vsctl: transaction error: {e}\n", out.stderr),
+                    1,
+                );
+            }
+            self.db = db;
+            self.apply(cfg);
+        }
+        let mut stderr = out.stderr;
+        let status = DpStatus::new(self.dp(), &self.cfg, &self.db);
+        for name in &out.added_interfaces {
             if let Some(e) = status.interface(name).error {
                 stderr.push_str(&format!("ovs-vsctl: Error detected while setting up '{name}': {e}.  See rvsd log for details.\n"));
             }
         }
-        VsctlReply {
-            stdout: out.stdout,
-            stderr,
-            exit_code: out.exit_code,
+        reply(out.stdout, stderr, 0)
+    }
+
+    /// Make `cfg` the configuration in force: reconcile the datapath, report what it does not
+    /// act on, re-decide cached flows.
+    fn apply(&mut self, cfg: Config) {
+        self.cfg = cfg;
+        self.reconcile();
+        if let Store::File(_) = self.store {
+            crate::unsupported::log_new(self.db.replica(), &mut self.warned);
         }
+        self.dp().revalidate();
     }
 
     /// OpenFlow port number of an interface on its bridge (65534 for the bridge's own port).
@@ -494,13 +612,19 @@ impl Daemon {
         }
     }
 
-    /// `dpctl/dump-flows [-m] [DP]`: one line per cached flow, grouped by PMD.
+    /// `dpctl/dump-flows [-m] [type=TYPES] [DP]`: one line per cached flow, grouped by PMD.
+    /// `type=` keeps flows by where they run, as in OVS: `tc`/`offloaded` (the kernel fast
+    /// path), `ovs`/`non-offloaded` (userspace), `all`; `dpdk` and `partially-offloaded`
+    /// match nothing here.
     fn dump_flows(&self, args: &[String]) -> Result<String, String> {
         let mut verbose = false;
+        // (userspace flows, offloaded flows) shown.
+        let mut types = (true, true);
         for a in args {
             match a.as_str() {
                 "-m" | "--more" => verbose = true,
                 "--names" | "--no-names" => {}
+                t if t.starts_with("type=") => types = dump_types(&t["type=".len()..])?,
                 dp => check_dp_name(dp)?,
             }
         }
@@ -519,11 +643,11 @@ impl Daemon {
             let Some(p) = ports.iter().find(|p| p.port_no == n) else {
                 return render_port(n);
             };
-            let tag = match (p.vlan.egress(vlan), in_tci) {
-                (Some(true), None) => format!("push_vlan(vid={vlan},pcp=0),"),
-                (Some(true), Some(t)) if t & 0x0fff != vlan => format!("set(vlan(vid={vlan})),"),
-                (Some(false), Some(_)) => "pop_vlan,".to_string(),
-                _ => String::new(),
+            let tag = match p.vlan.egress(vlan).map(|t| tag_edit(in_tci, t, vlan)) {
+                Some(TagEdit::Push(vid)) => format!("push_vlan(vid={vid},pcp=0),"),
+                Some(TagEdit::SetVid(vid)) => format!("set(vlan(vid={vid})),"),
+                Some(TagEdit::Pop) => "pop_vlan,".to_string(),
+                Some(TagEdit::Keep) | None => String::new(),
             };
             let out = match p.kind {
                 PortKind::Tunnel(kind) => tnl_push(&render_port(n), kind, &p.options),
@@ -533,7 +657,8 @@ impl Daemon {
         };
         let now = dp.clock().now_ms();
         let mut by_pmd: BTreeMap<usize, String> = BTreeMap::new();
-        for (pmd, f) in dp.dump_flows() {
+        let shown = |f: &FlowDump| if f.offloaded { types.1 } else { types.0 };
+        for (pmd, f) in dp.dump_flows().into_iter().filter(|(_, f)| shown(f)) {
             let actions = match f.decision {
                 Decision::Output(p, vlan) => action_for(p, vlan, f.key.vlan_tci),
                 Decision::Drop(_) => "drop".to_string(),
@@ -603,6 +728,9 @@ impl Daemon {
                 "-s" | "--statistics" => stats = true,
                 dp => check_dp_name(dp)?,
             }
+        }
+        if stats {
+            self.dp().sync_fastpath();
         }
         let rows: Vec<DpPortRow> = self
             .dp()
@@ -869,6 +997,24 @@ fn ufid_of(k: &rvs_datapath::flow::FlowKey) -> String {
     )
 }
 
+/// Whether the kernel fast path is on when `other_config:hw-offload` is not set.
+pub const FASTPATH_DEFAULT: bool = true;
+
+/// `dump-flows type=A,B,…`: which of (userspace flows, offloaded flows) to show.
+fn dump_types(list: &str) -> Result<(bool, bool), String> {
+    let mut shown = (false, false);
+    for t in list.split(',') {
+        match t {
+            "all" => shown = (true, true),
+            "ovs" | "non-offloaded" => shown.0 = true,
+            "tc" | "offloaded" => shown.1 = true,
+            "dpdk" | "partially-offloaded" => {}
+            t => return Err(format!("Failed to parse type ({t})")),
+        }
+    }
+    Ok(shown)
+}
+
 /// A datapath name given to dpctl commands must be ours.
 fn check_dp_name(dp: &str) -> Result<(), String> {
     if dp == "netdev@ovs-netdev" || dp == "ovs-netdev" {
@@ -883,7 +1029,7 @@ const COMMANDS: &[(&str, &str, usize, usize)] = &[
     ("coverage/show", "", 0, 0),
     ("dpctl/del-flows", "[dp]", 0, 1),
     ("dpctl/dump-dps", "", 0, 0),
-    ("dpctl/dump-flows", "[-m] [dp]", 0, 3),
+    ("dpctl/dump-flows", "[-m] [type=TYPES] [dp]", 0, 4),
     ("dpctl/show", "[-s] [dp...]", 0, 3),
     ("dpif-netdev/pmd-stats-show", "", 0, 0),
     ("dpif/show", "", 0, 0),
@@ -947,6 +1093,34 @@ impl Handler for Daemon {
             Store::File(_) => None,
         }
     }
+}
+
+/// The desired configuration of the embedded database `db`, derived as the ovs-vswitchd mode
+/// derives it from its replica; what the switch reports back into the rows is written into
+/// `db` as ovs-vswitchd would write it: the OpenFlow port numbers assigned, and `cur_cfg`
+/// following `next_cfg` (the switch has applied the configuration).
+pub fn desired(db: &mut Database) -> Config {
+    let cfg = crate::vswitchd::config_from_replica(db.replica());
+    for br in &cfg.bridges {
+        for port in &br.ports {
+            for iface in &port.interfaces {
+                let want = Datum::opt((iface.ofport != 0).then_some(Atom::Int(iface.ofport)));
+                if db.get("Interface", &iface.uuid, "ofport") != Some(&want) {
+                    db.write("Interface", &iface.uuid, "ofport", want);
+                }
+            }
+        }
+    }
+    let ovs = db
+        .table("Open_vSwitch")
+        .and_then(|t| t.rows().next())
+        .map(|(u, r)| (u.to_string(), r.get("next_cfg").cloned()));
+    if let Some((u, Some(next))) = ovs {
+        if db.get("Open_vSwitch", &u, "cur_cfg") != Some(&next) {
+            db.write("Open_vSwitch", &u, "cur_cfg", next);
+        }
+    }
+    cfg
 }
 
 /// The datapath settings a configuration asks for (`n-pmd`, `pmd-cpu-mask`).

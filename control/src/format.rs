@@ -243,7 +243,11 @@ pub fn flow_line(
         let _ = write!(s, ", flags:{}", format_tcp_flags(st.tcp_flags));
     }
     if ufid.is_some() {
-        s.push_str(", dp:rvs");
+        s.push_str(if f.offloaded {
+            ", offloaded:yes, dp:tc"
+        } else {
+            ", dp:rvs"
+        });
     }
     let _ = writeln!(s, ", actions:{actions}");
     s
@@ -420,6 +424,7 @@ mod tests {
                 used_ms: 1000,
                 tcp_flags: 0,
             },
+            offloaded: false,
         };
         let line = flow_line(&f, 6366, &|p| p.to_string(), "3", None);
         // The OVS reference line (07-ovs-appctl-dpctl-dump-flows.txt), minus the ipv4(frag=no)
@@ -444,6 +449,14 @@ mod tests {
             line.ends_with("used:0.009s, flags:SFP., dp:rvs, actions:p4\n"),
             "{line}"
         );
+        tf.offloaded = true;
+        let line = flow_line(&tf, 1009, &|p| format!("p{p}"), "p4", Some("u"));
+        assert!(
+            line.ends_with("flags:SFP., offloaded:yes, dp:tc, actions:p4\n"),
+            "{line}"
+        );
+        let line = flow_line(&tf, 1009, &|p| format!("p{p}"), "p4", None);
+        assert!(line.ends_with("flags:SFP., actions:p4\n"), "{line}");
     }
 
     #[test]

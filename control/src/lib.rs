@@ -9,6 +9,8 @@ pub mod jsonrpc;
 pub mod log;
 pub mod ovsdb;
 pub mod server;
+pub mod store;
 pub mod unixctl;
+pub mod unsupported;
 pub mod vsctl;
 pub mod vswitchd;

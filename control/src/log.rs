@@ -93,6 +93,15 @@ pub fn timestamp() -> String {
     )
 }
 
+/// Current UTC time as OVS's console log format has it: `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn console_timestamp() -> String {
+    let t = timestamp();
+    match t.split_once('.') {
+        Some((secs, _)) => format!("{secs}Z"),
+        None => t,
+    }
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

@@ -1,16 +1,17 @@
 //! rvsd as a drop-in `ovs-vswitchd`: the OVSDB-managed mode (`rvsd unix:/var/run/openvswitch/db.sock`).
 //!
 //! Like ovs-vswitchd, rvsd is then a client of a real `ovsdb-server` (the [`crate::ovsdb`]
-//! session): it takes the `ovs_vswitchd` lock, monitors Open_vSwitch, Bridge, Port and
-//! Interface, turns the replica into the same desired-configuration model the embedded mode
-//! keeps in `conf.json` ([`config_from_replica`] → [`Config`]), and the daemon applies it with
+//! session): it takes the `ovs_vswitchd` lock, monitors the whole database, turns the replica
+//! into the desired-configuration model ([`config_from_replica`] → [`Config`], the function
+//! the embedded mode applies to its own database's replica), and the daemon applies it with
 //! the one reconciliation both modes share. It writes its state back the way OVS tools expect
 //! ([`OvsdbLink::write_back`]): `cur_cfg` once a `next_cfg` has been applied (what makes a
 //! real `ovs-vsctl` without `--no-wait` return), each interface's `ofport`, `error`,
 //! `mac_in_use`, `mtu`, `ifindex`, `admin_state`, `link_state`, `status` and (every
 //! [`STATS_INTERVAL`]) `statistics`, the bridges' `datapath_id`/`datapath_version`, and the
 //! Open_vSwitch row's `ovs_version`, `db_version`, `datapath_types`, `iface_types`,
-//! `system_type`/`system_version`, `dpdk_initialized`.
+//! `system_type`/`system_version`, `dpdk_initialized`; and the `status` notes about settings
+//! rvs does not act on (Bridge, Port, Interface; see [`crate::unsupported`]).
 //!
 //! Invariants:
 //! - nothing is configured and nothing written without the lock: a second switch daemon on
@@ -39,70 +40,24 @@ pub const STATS_INTERVAL: Duration = Duration::from_secs(5);
 /// The OVS release whose schema, commands and outputs rvs follows (`ovs_version`).
 pub const OVS_COMPAT_VERSION: &str = "3.1.0";
 
-/// What rvsd monitors: the configuration it applies and the state columns it writes (so it
-/// can tell what needs writing).
+/// What rvsd monitors: every column of every table of the Open_vSwitch schema (the tables a
+/// server lacks are left out), so reading one more column or table in `config_from_replica`
+/// needs no other change; it includes the state columns rvsd writes (to tell what needs
+/// writing).
 fn monitor_spec() -> Vec<(String, Vec<String>)> {
-    let t = |name: &str, cols: &[&str]| {
-        (
-            name.to_string(),
-            cols.iter().map(|c| c.to_string()).collect(),
-        )
-    };
-    let mut iface: Vec<&str> = vec![
-        "name",
-        "type",
-        "options",
-        "ofport_request",
-        "mtu_request",
-        "mac",
-        "external_ids",
-        "other_config",
-    ];
-    iface.extend(IFACE_RUNTIME_COLUMNS);
+    crate::ovsdb::schema::vswitch()
+        .tables
+        .keys()
+        .map(|t| (t.clone(), Vec::new()))
+        .collect()
+}
+
+/// The Open_vSwitch columns that say what the switch supports, as both modes report them.
+pub fn switch_types() -> Vec<(&'static str, Datum)> {
+    let types = IFACE_TYPES.iter().copied().filter(|t| !t.is_empty());
     vec![
-        t(
-            "Open_vSwitch",
-            &[
-                "bridges",
-                "other_config",
-                "external_ids",
-                "next_cfg",
-                "cur_cfg",
-                "ovs_version",
-                "db_version",
-                "datapath_types",
-                "iface_types",
-                "system_type",
-                "system_version",
-                "dpdk_initialized",
-            ],
-        ),
-        t(
-            "Bridge",
-            &[
-                "name",
-                "ports",
-                "datapath_type",
-                "other_config",
-                "external_ids",
-                "fail_mode",
-                "datapath_id",
-                "datapath_version",
-            ],
-        ),
-        t(
-            "Port",
-            &[
-                "name",
-                "interfaces",
-                "tag",
-                "trunks",
-                "vlan_mode",
-                "other_config",
-                "external_ids",
-            ],
-        ),
-        t("Interface", &iface),
+        ("datapath_types", str_set(["netdev", "system"])),
+        ("iface_types", str_set(types)),
     ]
 }
 
@@ -118,7 +73,7 @@ pub struct OvsdbLink {
     /// The replica changed since the configuration was last taken from it.
     changed: bool,
     next_stats: Instant,
-    /// Bridges already warned about settings rvs does not act on.
+    /// Settings rvs does not act on, already warned about.
     warned: std::collections::BTreeSet<String>,
 }
 
@@ -213,18 +168,7 @@ impl OvsdbLink {
             return None;
         }
         let replica = self.session.replica()?;
-        for (name, mode) in fail_modes(replica) {
-            if mode == "secure" && self.warned.insert(name.clone()) {
-                log(
-                    Level::Warn,
-                    "bridge",
-                    &format!(
-                        "{name}: fail_mode=secure is not supported (rvs has no OpenFlow \
-                         controller connection); the bridge forwards with the NORMAL action"
-                    ),
-                );
-            }
-        }
+        crate::unsupported::log_new(replica, &mut self.warned);
         Some(config_from_replica(replica))
     }
 
@@ -278,17 +222,11 @@ impl OvsdbLink {
 // ---- replica → desired configuration ------------------------------------------------------
 
 fn str_of(d: Option<&Datum>) -> Option<String> {
-    match d?.as_scalar()? {
-        Atom::Str(s) => Some(s.clone()),
-        _ => None,
-    }
+    d?.as_str().map(str::to_string)
 }
 
 fn int_of(d: Option<&Datum>) -> Option<i64> {
-    match d?.as_scalar()? {
-        Atom::Int(i) => Some(*i),
-        _ => None,
-    }
+    d?.as_int()
 }
 
 fn map_of(d: Option<&Datum>) -> Map {
@@ -461,10 +399,31 @@ fn state_ops(
     with_stats: bool,
 ) -> Vec<Op> {
     let mut ops = Vec::new();
+    let notes = crate::unsupported::notes(replica);
+    // Settings rvs does not act on are reported in the rows' status columns.
+    let status = |table: &str, uuid: &str| {
+        let mut m = BTreeMap::new();
+        crate::unsupported::add_to_status(&notes, table, uuid, &mut m);
+        (
+            "status",
+            Datum::map(
+                m.into_iter()
+                    .map(|(k, v)| (Atom::Str(k), Atom::Str(v)))
+                    .collect(),
+            ),
+        )
+    };
     for br in &cfg.bridges {
         for port in &br.ports {
+            ops.extend(diff_update(
+                replica,
+                "Port",
+                &port.uuid,
+                vec![status("Port", &port.uuid)],
+            ));
             for i in &port.interfaces {
-                let st = iface(&i.name);
+                let mut st = iface(&i.name);
+                crate::unsupported::add_to_status(&notes, "Interface", &i.uuid, &mut st.status);
                 let want = IFACE_RUNTIME_COLUMNS
                     .iter()
                     .filter(|c| with_stats || **c != "statistics")
@@ -480,20 +439,19 @@ fn state_ops(
                 "datapath_version",
                 Datum::scalar(Atom::Str("<built-in>".into())),
             ),
+            status("Bridge", &br.uuid),
         ];
         ops.extend(diff_update(replica, "Bridge", &br.uuid, want));
     }
     if let Some((uuid, row)) = replica.table("Open_vSwitch").and_then(|t| t.rows().next()) {
         let (system_type, system_version) = os_release();
-        let types = IFACE_TYPES.iter().copied().filter(|t| !t.is_empty());
         let mut want = vec![
             ("ovs_version", opt_str(Some(OVS_COMPAT_VERSION.into()))),
-            ("datapath_types", str_set(["netdev", "system"])),
-            ("iface_types", str_set(types)),
             ("dpdk_initialized", Datum::scalar(Atom::Bool(false))),
             ("system_type", opt_str(system_type)),
             ("system_version", opt_str(system_version)),
         ];
+        want.extend(switch_types());
         if let Some(v) = db_version {
             want.push(("db_version", opt_str(Some(v.to_string()))));
         }
@@ -504,18 +462,6 @@ fn state_ops(
         ops.extend(diff_update(replica, "Open_vSwitch", uuid, want));
     }
     ops
-}
-
-/// Each bridge's `fail_mode`, by bridge name.
-fn fail_modes(replica: &Replica) -> BTreeMap<String, String> {
-    replica
-        .table("Bridge")
-        .map(|t| {
-            t.rows()
-                .filter_map(|(_, r)| Some((str_of(r.get("name"))?, str_of(r.get("fail_mode"))?)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The `other_config` keys of Open_vSwitch that changed between `old` and `new` but only take
@@ -702,11 +648,15 @@ mod tests {
     #[test]
     fn columns_the_server_lacks_are_not_written() {
         let schema = fixtures::schema();
-        let mut spec = monitor_spec();
         // An older server without `datapath_types` and `iface_types`.
-        spec[0]
-            .1
-            .retain(|c| c != "datapath_types" && c != "iface_types");
+        let mut spec = monitor_spec();
+        let ovs = spec.iter().position(|(t, _)| t == "Open_vSwitch").unwrap();
+        spec[ovs].1 = schema.tables["Open_vSwitch"]
+            .columns
+            .keys()
+            .filter(|c| *c != "datapath_types" && *c != "iface_types")
+            .cloned()
+            .collect();
         let mut r = Replica::new(&schema, &spec).unwrap();
         r.apply_update2(&json!({"Open_vSwitch": {OVS: {"initial": {"next_cfg": 1}}}}))
             .unwrap();

@@ -83,7 +83,16 @@ fn error_paths_match_ovs() {
         host.ns
             .exec(["ip", "link", "add", a, "type", "veth", "peer", "name", b]);
     }
-    rvsd.vsctl_ok(&["add-br", "br0"]);
+    // The captures' bridge was made by the reference setup with this datapath type.
+    rvsd.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+    ]);
     rvsd.vsctl_ok(&["add-port", "br0", "ovpv-c1"]);
     rvsd.vsctl_ok(&["add-port", "br0", "ovpv-c2"]);
     // In an order where each capture's precondition holds.

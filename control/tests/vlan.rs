@@ -1,6 +1,7 @@
 //! VLANs through rvsd in netns: access ports isolate VLANs, a trunk carries tagged frames to
 //! the right access ports (802.1Q subinterfaces inside the namespace), `trunks` limits a
-//! trunk, and fdb/show has the VLAN column.
+//! trunk, and fdb/show has the VLAN column; fake (VLAN) bridges put their ports in their
+//! VLAN on the parent bridge.
 
 mod common;
 
@@ -155,4 +156,71 @@ fn send_tagged_arp(ns: &Netns, vid: u16, src: &str, src_ip: [u8; 4], target_ip: 
     let src = frames::parse_mac(src).expect("a MAC");
     let arp = frames::tag(&frames::arp_request(src, src_ip, target_ip), vid);
     ns.send_frames("eth0", &[arp]);
+}
+
+/// A fake bridge (`add-br CHILD PARENT VLAN`) is real in the datapath: its internal port is
+/// an access port of the parent in VLAN, and ports added to it join the parent in VLAN, as in
+/// OVS. So the fake bridge's own IP reaches its ports and no other VLAN's.
+#[test]
+fn fake_bridges_carry_their_vlan() {
+    if skip_unless_tools("fake_bridges_carry_their_vlan", &["ping"]) {
+        return;
+    }
+    let lan = Lan::new(3, 8);
+    let (c0, c1, c2) = (&lan.ports[0], &lan.ports[1], &lan.ports[2]);
+    lan.rvsd.vsctl_ok(&["add-br", "br0v10", "br0", "10"]);
+    // Move c1 and c2 onto the fake bridge; c0 stays on br0, untagged.
+    lan.rvsd.vsctl_ok(&[
+        "del-port", c1, "--", "del-port", c2, "--", "add-port", "br0v10", c1,
+    ]);
+    lan.rvsd.vsctl_ok(&["add-port", "br0v10", c2]);
+    assert_eq!(lan.rvsd.vsctl_ok(&["br-to-parent", "br0v10"]), "br0\n");
+    assert_eq!(
+        lan.rvsd.vsctl_ok(&["list-ports", "br0v10"]),
+        format!("{c1}\n{c2}\n")
+    );
+    assert_eq!(lan.rvsd.vsctl_ok(&["get", "port", c2, "tag"]), "10\n");
+    // The fake bridge's internal device exists and is a port of br0's datapath bridge.
+    lan.sw.set_addr("br0v10", "10.78.8.1/24");
+    let dpif = lan.rvsd.appctl_ok(&["dpif/show"]);
+    assert!(dpif.contains("br0v10"), "{dpif}");
+    for (i, host) in [(0, 10), (1, 11), (2, 12)] {
+        lan.containers[i].exec([
+            "ip",
+            "addr",
+            "add",
+            &format!("10.78.8.{host}/24"),
+            "dev",
+            "eth0",
+        ]);
+    }
+    assert!(
+        lan.ping(1, "10.78.8.1"),
+        "a port of the fake bridge reaches its internal port\n{}",
+        lan.rvsd.log()
+    );
+    assert!(
+        lan.ping(1, "10.78.8.12"),
+        "ports of one fake bridge reach each other"
+    );
+    assert!(
+        !lan.ping(0, "10.78.8.1"),
+        "br0's untagged port is not in VLAN 10"
+    );
+    assert!(
+        !lan.ping(0, "10.78.8.11"),
+        "nor can it reach the fake bridge's ports"
+    );
+    // The frames were switched in VLAN 10 on br0.
+    let fdb = lan.rvsd.appctl_ok(&["fdb/show", "br0"]);
+    let c1_mac = lan.containers[1].mac("eth0");
+    assert!(
+        fdb.lines()
+            .any(|l| l.contains(&c1_mac) && l.split_whitespace().nth(1) == Some("10")),
+        "{fdb}"
+    );
+    // Deleting the fake bridge takes its ports with it; br0 keeps c0.
+    lan.rvsd.vsctl_ok(&["del-br", "br0v10"]);
+    assert_eq!(lan.rvsd.vsctl_ok(&["list-ports", "br0"]), format!("{c0}\n"));
+    assert!(!lan.rvsd.appctl_ok(&["dpif/show"]).contains("br0v10"));
 }

@@ -313,8 +313,8 @@ fn real_ovs_tools_manage_rvsd() {
     assert!(String::from_utf8_lossy(&show.stdout).contains(p0.as_str()));
 
     // rvs's own ovs-vsctl refuses, pointing at the real one.
+    // (Options before the command, as OVS's ovs-vsctl requires.)
     let ours = Command::new(common::VSCTL)
-        .arg("show")
         .env("RVS_RUNDIR", "/nonexistent")
         .arg(format!(
             "--db=unix:{}",
@@ -327,6 +327,7 @@ fn real_ovs_tools_manage_rvsd() {
                 .unwrap()
                 .display()
         ))
+        .arg("show")
         .output()
         .unwrap();
     assert_eq!(ours.status.code(), Some(1));

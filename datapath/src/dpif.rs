@@ -13,6 +13,7 @@
 //!   `port_stats` reflects the change.
 //! - Statistics are read without stopping the PMDs.
 
+use crate::fastpath::{Attachment, FastPath};
 use crate::fdb::{Fdb, FdbEntry, FdbStats};
 use crate::flow::FlowDump;
 use crate::pipeline::{BridgeId, Counters, DropReason, PortNo};
@@ -92,6 +93,10 @@ pub struct PortInfo {
     pub backend: &'static str,
     /// The open port's remark (`Port::note`), e.g. why AF_XDP fell back to AF_PACKET.
     pub note: Option<String>,
+    /// The kernel fast path on this port: `Some(Ok(()))` hooked, `Some(Err(why))` not
+    /// hooked although the fast path is on, `None` fast path off or port not eligible.
+    pub fastpath: Option<Result<(), String>>,
+    /// rvs's counters plus the traffic the fast path forwarded from and to the port.
     pub stats: PortStats,
 }
 
@@ -163,6 +168,8 @@ struct PortState {
     /// VLAN mode.
     vlan: PortVlan,
     next_retry: Instant,
+    /// The fast path's program on the port's netdev (dropping it detaches), or why not.
+    fast: Option<Result<Attachment, String>>,
 }
 
 /// How often a port in error is retried.
@@ -182,6 +189,8 @@ pub struct Dpif {
     next_bridge_id: BridgeId,
     opener: PortOpener,
     started: Instant,
+    /// The kernel fast path, while on.
+    fastpath: Option<Arc<FastPath>>,
 }
 
 impl core::fmt::Debug for Dpif {
@@ -219,6 +228,7 @@ impl Dpif {
             next_bridge_id: 0,
             opener,
             started: Instant::now(),
+            fastpath: None,
         })
     }
 
@@ -351,6 +361,7 @@ impl Dpif {
                 carried: PortStats::default(),
                 vlan: PortVlan::default(),
                 next_retry: Instant::now(),
+                fast: None,
             },
         );
         self.try_open(&name);
@@ -404,6 +415,132 @@ impl Dpif {
         for p in &self.pmds {
             p.barrier();
         }
+        self.hook_port(name);
+    }
+
+    /// Put the fast path's program on an open port's netdev (replacing an older attachment),
+    /// its filter on the port's packet socket, and tell the PMDs. No-op while the fast path
+    /// is off or for ports it cannot carry (tunnels, AF_XDP).
+    fn hook_port(&mut self, name: &str) {
+        let Some(fp) = self.fastpath.clone() else {
+            return;
+        };
+        let Some(st) = self.ports.get_mut(name) else {
+            return;
+        };
+        let Some(h) = st.handle.clone() else {
+            return;
+        };
+        st.fast = None;
+        let mut port = lock_port(&h);
+        let Some(hook) = port.fastpath_hook() else {
+            return;
+        };
+        let attached = fp.attach(hook).and_then(|a| {
+            port.set_fastpath_filter(Some(fp.socket_filter()))?;
+            Ok(a)
+        });
+        drop(port);
+        let port_no = st.port_no;
+        st.fast = Some(attached.map_err(|e| format!("cannot attach the fast path to {name}: {e}")));
+        if matches!(st.fast, Some(Ok(_))) {
+            self.broadcast(|| PmdMsg::SetHook {
+                port_no,
+                hook: Some(hook),
+            });
+        }
+    }
+
+    /// Take the fast path off a port: the PMDs drop its entries, then its program and
+    /// socket filter go.
+    fn unhook_port(&mut self, name: &str) {
+        let Some(st) = self.ports.get(name) else {
+            return;
+        };
+        if st.fast.is_none() {
+            return;
+        }
+        let port_no = st.port_no;
+        self.broadcast(|| PmdMsg::SetHook {
+            port_no,
+            hook: None,
+        });
+        if let Some(st) = self.ports.get_mut(name) {
+            st.fast = None;
+            if let Some(h) = &st.handle {
+                let _ = lock_port(h).set_fastpath_filter(None);
+            }
+        }
+    }
+
+    /// Turn the kernel fast path on or off (`other_config:hw-offload`). Turning it on loads
+    /// the programs and hooks every eligible port; `Err` says why it stays off (no CAP_BPF,
+    /// a kernel without TCX, a build without the feature). Returns whether anything changed.
+    pub fn set_fastpath(&mut self, on: bool) -> Result<bool, String> {
+        if on == self.fastpath.is_some() {
+            return Ok(false);
+        }
+        let names: Vec<String> = self.ports.keys().cloned().collect();
+        if on {
+            let fp = FastPath::load()?;
+            self.broadcast(|| PmdMsg::SetFastPath(Some(fp.clone())));
+            self.fastpath = Some(fp);
+            for n in &names {
+                self.hook_port(n);
+            }
+        } else {
+            self.broadcast(|| PmdMsg::SetFastPath(None));
+            for n in &names {
+                self.unhook_port(n);
+            }
+            // Keep what the fast path forwarded in the ports' counters.
+            if let Some(fp) = self.fastpath.take() {
+                for st in self.ports.values_mut() {
+                    st.carried = add_stats(st.carried, fp.port_stats(st.port_no));
+                    fp.reset_port(st.port_no);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Bring the fast path's per-port counters up to date (the PMDs read them once a second
+    /// otherwise): before a listing that shows port statistics.
+    pub fn sync_fastpath(&self) {
+        if self.fastpath.is_some() {
+            self.broadcast(|| PmdMsg::SyncFastPath);
+        }
+    }
+
+    /// Move the fast path's programs with the ports' netdevs: a port whose netdev was
+    /// deleted, recreated or moved to another namespace is unhooked (the PMDs drop its
+    /// entries) and hooked again where it is now, if it can be. The PMDs react to link
+    /// notifications at once; this is the control thread's once-a-second follow-up.
+    fn check_hooks(&mut self) {
+        if self.fastpath.is_none() {
+            return;
+        }
+        let names: Vec<String> = self.ports.keys().cloned().collect();
+        for n in names {
+            let st = &self.ports[&n];
+            let Some(h) = &st.handle else {
+                continue;
+            };
+            let now = lock_port(h).fastpath_hook();
+            let was = match &st.fast {
+                Some(Ok(a)) => Some(a.hook()),
+                _ => None,
+            };
+            if now != was {
+                self.unhook_port(&n);
+                self.hook_port(&n);
+            }
+        }
+    }
+
+    /// Whether the kernel fast path is on.
+    pub fn fastpath_on(&self) -> bool {
+        self.fastpath.is_some()
     }
 
     fn detach(&mut self, name: &str) {
@@ -415,7 +552,16 @@ impl Dpif {
             let s = lock_port(&h).stats();
             st.carried = add_stats(st.carried, s);
         }
+        // DelPort removes the PMDs' entries from and to the port before the barrier returns;
+        // only then does its program go.
         self.broadcast(|| PmdMsg::DelPort { port_no });
+        if let Some(st) = self.ports.get_mut(name) {
+            st.fast = None;
+            if let Some(fp) = &self.fastpath {
+                st.carried = add_stats(st.carried, fp.port_stats(port_no));
+                fp.reset_port(port_no);
+            }
+        }
         if let Some(b) = self
             .ports
             .get(name)
@@ -466,6 +612,7 @@ impl Dpif {
     /// PMD's flow table freed goes back to the kernel, and ports whose netdev vanished or
     /// never opened are (re)tried.
     pub fn run(&mut self) {
+        self.check_hooks();
         let now = self.clock.now_secs();
         for b in self.bridges.values() {
             b.fdb.expire(now);
@@ -519,7 +666,17 @@ impl Dpif {
             error: st.error.clone(),
             backend: st.backend,
             note,
-            stats: add_stats(st.carried, live),
+            fastpath: st
+                .fast
+                .as_ref()
+                .map(|r| r.as_ref().map(|_| ()).map_err(Clone::clone)),
+            stats: add_stats(
+                add_stats(st.carried, live),
+                self.fastpath
+                    .as_ref()
+                    .map(|fp| fp.port_stats(st.port_no))
+                    .unwrap_or_default(),
+            ),
         })
     }
 
@@ -697,6 +854,9 @@ impl Dpif {
             }
         }
         v.extend(by_name);
+        if let Some(fp) = &self.fastpath {
+            v.extend(fp.coverage());
+        }
         v
     }
 

@@ -384,6 +384,24 @@ impl Fdb {
         self.insert_slow(key, port, false, now_secs)
     }
 
+    /// Mark `mac` in `vlan` as seen at `now_secs` if it is learned on `port`; never adds or
+    /// moves an entry. For traffic counted after the fact (the kernel fast path's counters),
+    /// which may predate a move: a refresh must not undo it. True if refreshed.
+    pub fn touch(&self, vlan: u16, mac: MacAddr, port: u16, now_secs: u32) -> bool {
+        let key = make_key(vlan, mac);
+        let b = self.bucket(key);
+        let _g = b.lock();
+        let Some(i) = find_slot(&b.keys, key) else {
+            return false;
+        };
+        let v = b.vals[i].load(Relaxed);
+        if val_static(v) || val_port(v) != port {
+            return false;
+        }
+        b.vals[i].store(make_val(port, false, now_secs), Relaxed);
+        true
+    }
+
     /// Add or replace a static entry (`fdb/add`). Static entries count against the bound.
     pub fn add_static(&self, vlan: u16, mac: MacAddr, port: u16) -> Learned {
         if usize::from(port) >= MAX_PORTS {
@@ -745,6 +763,24 @@ mod tests {
         let s = f.stats();
         assert_eq!((s.current, s.learned, s.moved), (1, 1, 1));
         assert_eq!((f.port_count(3), f.port_count(4)), (0, 1));
+    }
+
+    /// Defect: the fast path refreshed sources with `learn`, so counters read after a move
+    /// (frames sent before it) moved the address back to its old port.
+    #[test]
+    fn touch_refreshes_but_never_adds_or_moves() {
+        let f = Fdb::new(16);
+        assert!(!f.touch(0, mac(1), 3, 5), "absent: not added");
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Miss);
+        f.learn(0, mac(1), 4, 5);
+        let g = f.generation();
+        assert!(!f.touch(0, mac(1), 3, 9), "learned elsewhere: not moved");
+        assert_eq!(f.lookup(0, mac(1)), Lookup::Hit(4));
+        assert!(f.touch(0, mac(1), 4, 9));
+        assert_eq!(f.generation(), g);
+        assert_eq!(f.snapshot(12)[0].age, 3, "refreshed at 9");
+        f.add_static(0, mac(2), 4);
+        assert!(!f.touch(0, mac(2), 4, 9), "static entries have no age");
     }
 
     #[test]

@@ -131,7 +131,10 @@ pub struct Flow {
     pub generation: Option<(u64, u64)>,
     /// Second (datapath clock) the source address was last refreshed in the FDB.
     pub learned_secs: u32,
+    /// Counters: userspace hits plus, once offloaded, the kernel fast path's (`fastpath`).
     pub stats: FlowStats,
+    /// The kernel fast path carries this flow (its frames no longer reach userspace).
+    pub offloaded: bool,
 }
 
 /// A flow as dumped for `dpctl/dump-flows`.
@@ -140,6 +143,8 @@ pub struct FlowDump {
     pub key: FlowKey,
     pub decision: Decision,
     pub stats: FlowStats,
+    /// Carried by the kernel fast path (`offloaded:yes, dp:tc`).
+    pub offloaded: bool,
 }
 
 /// Counters of one cache.
@@ -201,6 +206,21 @@ impl FlowCache {
         f
     }
 
+    /// A flow by key, without counting a hit (the fast path's bookkeeping).
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
+        self.map.get_mut(key)
+    }
+
+    /// Every flow, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Flow> {
+        self.map.values_mut()
+    }
+
+    /// True if a flow with this key is cached.
+    pub fn contains(&self, key: &FlowKey) -> bool {
+        self.map.contains_key(key)
+    }
+
     /// Install a flow; false (and counted) when the cache is full.
     #[inline]
     pub fn insert(&mut self, key: FlowKey, flow: Flow) -> bool {
@@ -246,6 +266,7 @@ impl FlowCache {
                 key: *k,
                 decision: f.decision,
                 stats: f.stats,
+                offloaded: f.offloaded,
             })
             .collect()
     }
@@ -308,6 +329,7 @@ mod tests {
                 used_ms,
                 ..Default::default()
             },
+            offloaded: false,
         }
     }
 

@@ -5,6 +5,7 @@
 //! argument, so it is tested deterministically with in-memory ports and virtual time.
 
 pub mod dpif;
+pub mod fastpath;
 pub mod fdb;
 pub mod flow;
 pub mod gro;

@@ -21,7 +21,7 @@
 use crate::fdb::{Fdb, Lookup};
 use crate::flow::{Decision, Flow, FlowCache, FlowDump, FlowKey, FlowStats};
 use crate::packet::{Batch, Packet, PacketPool, BATCH_SIZE};
-use crate::vlan::{retag, PortVlan, VlanMode};
+use crate::vlan::{retag, tag_edit, PortVlan, TagEdit, VlanMode};
 use crate::wire::l4::tcp_flags_of;
 use crate::wire::{EtherType, EthernetFrame, Ipv4Packet};
 use std::sync::Arc;
@@ -203,6 +203,23 @@ pub struct Switch {
     pub flows: FlowCache,
     /// Counters since creation.
     pub counters: Counters,
+    /// Flows the kernel fast path may take over (`fastpath::Offloader` drains it); `None`
+    /// while there is no fast path, so nothing is collected.
+    pub offload_wanted: Option<Vec<FlowKey>>,
+}
+
+/// Most keys waiting for the fast path; beyond it proposals are dropped (a later userspace
+/// hit proposes the flow again).
+const OFFLOAD_WANTED_MAX: usize = 4096;
+/// A cached single-output flow that still reaches userspace is proposed again every this many
+/// hits (its first proposal may have met a contended FDB read).
+const OFFLOAD_REPROPOSE_EVERY: u64 = 64;
+
+/// A flow the kernel fast path may carry: its one output port and the tag edit on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffloadPlan {
+    pub out: PortNo,
+    pub edit: TagEdit,
 }
 
 impl Switch {
@@ -298,6 +315,65 @@ impl Switch {
     /// Every cached flow.
     pub fn dump_flows(&self) -> Vec<FlowDump> {
         self.flows.dump()
+    }
+
+    /// The generations every cached decision depends on (the switch's, then each bridge's
+    /// FDB's), into `out`: when they are unchanged, no decision changed.
+    pub fn generations(&self, out: &mut Vec<u64>) {
+        out.clear();
+        out.push(self.generation);
+        out.extend(self.bridges.iter().flatten().map(|b| b.fdb.generation()));
+    }
+
+    /// NORMAL's decision for `key` as the FDB and ports stand now, if the kernel fast path may
+    /// carry it: a settled single output (no flood, no drop, not from a tunnel, at most one
+    /// tag), and the source still learned on the ingress port — so a host that moves sends
+    /// its first frame from the new port to userspace, which learns the move.
+    pub fn offload_plan(&self, key: &FlowKey) -> Option<OffloadPlan> {
+        if key.tunnel.is_some() || crate::wire::ethernet::is_vlan_tpid(key.eth_type) {
+            return None;
+        }
+        let bid = self.bridge_of(key.in_port)?;
+        let bridge = self.bridges.get(bid)?.as_ref()?;
+        let port_vlan = &self.port_vlan;
+        let vlan = vlan_of(port_vlan, key.in_port).ingress(key.vlan_tci.map(|t| t & 0x0fff))?;
+        let (Decision::Output(out, vlan), true) =
+            normal_decision(bridge, bid, key, vlan, port_vlan)
+        else {
+            return None;
+        };
+        if bridge.fdb.lookup(vlan, key.src) != Lookup::Hit(key.in_port) {
+            return None;
+        }
+        let tagged = vlan_of(port_vlan, out).egress(vlan)?;
+        Some(OffloadPlan {
+            out,
+            edit: tag_edit(key.vlan_tci, tagged, vlan),
+        })
+    }
+
+    /// Keep the source of `key` alive in its bridge's FDB (its frames are forwarded by the
+    /// kernel fast path and never pass `classify`). Only a refresh: the frames counted may
+    /// predate a move userspace has learned since, which must stand.
+    pub fn refresh_source(&self, key: &FlowKey, now_secs: u32) {
+        let Some(bid) = self.bridge_of(key.in_port) else {
+            return;
+        };
+        let Some(Some(bridge)) = self.bridges.get(bid) else {
+            return;
+        };
+        let vid = key.vlan_tci.map(|t| t & 0x0fff);
+        if let Some(vlan) = vlan_of(&self.port_vlan, key.in_port).ingress(vid) {
+            bridge.fdb.touch(vlan, key.src, key.in_port, now_secs);
+        }
+    }
+
+    fn propose_offload(&mut self, key: FlowKey) {
+        if let Some(w) = self.offload_wanted.as_mut() {
+            if w.len() < OFFLOAD_WANTED_MAX {
+                w.push(key);
+            }
+        }
     }
 
     /// Run the flow cache, and NORMAL on a miss, over `batch` (emptied) at time `now_ms`,
@@ -397,11 +473,18 @@ impl Switch {
             f.stats.bytes += len;
             f.stats.used_ms = now_ms;
             f.stats.tcp_flags |= flags;
-            (f.decision, stale)
+            let propose = !f.offloaded
+                && f.generation.is_some()
+                && matches!(f.decision, Decision::Output(..))
+                && (stale || f.stats.packets % OFFLOAD_REPROPOSE_EVERY == 0);
+            (f.decision, stale, propose)
         });
-        if let Some((decision, stale)) = hit {
+        if let Some((decision, stale, propose)) = hit {
             if stale {
                 self.flows.counters.revalidated += 1;
+            }
+            if propose && key.tunnel.is_none() {
+                self.propose_offload(key);
             }
             return decision;
         }
@@ -425,8 +508,12 @@ impl Switch {
                 generation: settled.then_some(generation),
                 learned_secs: now_secs,
                 stats,
+                offloaded: false,
             },
         );
+        if settled && matches!(decision, Decision::Output(..)) && key.tunnel.is_none() {
+            self.propose_offload(key);
+        }
         decision
     }
 

@@ -15,10 +15,12 @@
 //! pending outputs are flushed before it goes). PMD → control statistics are published into
 //! atomics after each burst and read without stopping the PMD.
 
+use crate::fastpath::{FastPath, Offloader, PortHook, REVALIDATE_EVERY, SYNC_EVERY};
 use crate::fdb::Fdb;
 use crate::flow::FlowDump;
 use crate::packet::{Batch, PacketPool};
 use crate::pipeline::{BridgeId, Counters, DropReason, Outputs, PortNo, Switch};
+use crate::port::linux::LinkEvents;
 use crate::port::Port;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -98,6 +100,15 @@ pub enum PmdMsg {
     },
     /// Re-decide every cached flow before its next use (configuration changed).
     Revalidate,
+    /// Turn the kernel fast path on (with the loaded programs) or off (its entries removed).
+    SetFastPath(Option<Arc<FastPath>>),
+    /// Read the fast path's counters into flows and ports now (before a listing).
+    SyncFastPath,
+    /// Where the fast path hooks a port (`None`: flows from or to it stay in userspace).
+    SetHook {
+        port_no: PortNo,
+        hook: Option<PortHook>,
+    },
     Stop,
 }
 
@@ -118,6 +129,9 @@ impl core::fmt::Debug for PmdMsg {
             PmdMsg::DelFlows => write!(f, "DelFlows"),
             PmdMsg::SetVlan { port_no, cfg } => write!(f, "SetVlan({port_no}, {cfg:?})"),
             PmdMsg::Revalidate => write!(f, "Revalidate"),
+            PmdMsg::SetFastPath(fp) => write!(f, "SetFastPath({})", fp.is_some()),
+            PmdMsg::SetHook { port_no, hook } => write!(f, "SetHook({port_no}, {hook:?})"),
+            PmdMsg::SyncFastPath => write!(f, "SyncFastPath"),
             PmdMsg::Stop => write!(f, "Stop"),
         }
     }
@@ -256,7 +270,15 @@ struct Pmd {
     out: Outputs,
     batch: Batch,
     stop: AtomicBool,
+    /// The kernel fast path's entries of this PMD's flows, when it is on.
+    offload: Option<Offloader>,
+    /// Link notifications while the fast path is on: a hooked netdev that vanished or moved to
+    /// another namespace must lose its entries at once, not when traffic notices.
+    link_events: Option<LinkEvents>,
 }
+
+/// The mio token of `Pmd::link_events` (ports use their port numbers).
+const LINK_EVENTS: mio::Token = mio::Token(usize::MAX - 1);
 
 impl Pmd {
     fn new(rx: Receiver<PmdMsg>, poll: mio::Poll, stats: Arc<PmdStats>, clock: Clock) -> Pmd {
@@ -274,6 +296,8 @@ impl Pmd {
             out: Outputs::new(),
             batch: Batch::new(),
             stop: AtomicBool::new(false),
+            offload: None,
+            link_events: None,
         }
     }
 
@@ -296,6 +320,7 @@ impl Pmd {
                     self.switch.remove_bridge(l);
                     self.bridge_ids.retain(|(c, _)| *c != id);
                 }
+                self.revalidate_offloaded();
             }
             PmdMsg::AddPort {
                 port_no,
@@ -334,6 +359,12 @@ impl Pmd {
             }
             PmdMsg::DelPort { port_no } => {
                 self.switch.remove_port(port_no);
+                // No entry may redirect from or to the port once the control thread's
+                // barrier returns.
+                if let Some(o) = self.offload.as_mut() {
+                    o.set_hook(port_no, None);
+                }
+                self.revalidate_offloaded();
                 if let Some(slot) = self.ports.get_mut(usize::from(port_no)) {
                     *slot = None;
                 }
@@ -351,15 +382,106 @@ impl Pmd {
                 let _ = ack.send(());
             }
             PmdMsg::DumpFlows(reply) => {
+                self.sync_offloaded();
                 let _ = reply.send(self.switch.dump_flows());
             }
+            PmdMsg::SyncFastPath => self.sync_offloaded(),
             PmdMsg::DelFlows => {
+                if let Some(o) = self.offload.as_mut() {
+                    o.clear(&mut self.switch, self.clock.now_ms());
+                }
                 self.switch.flows.clear();
                 self.publish();
             }
-            PmdMsg::Revalidate => self.switch.revalidate_all(),
-            PmdMsg::SetVlan { port_no, cfg } => self.switch.set_port_vlan(port_no, cfg),
+            PmdMsg::Revalidate => {
+                self.switch.revalidate_all();
+                self.revalidate_offloaded();
+            }
+            PmdMsg::SetVlan { port_no, cfg } => {
+                self.switch.set_port_vlan(port_no, cfg);
+                self.revalidate_offloaded();
+            }
+            PmdMsg::SetFastPath(fp) => {
+                if let Some(mut o) = self.offload.take() {
+                    o.clear(&mut self.switch, self.clock.now_ms());
+                }
+                for f in self.switch.flows.iter_mut() {
+                    f.offloaded = false;
+                }
+                self.switch.offload_wanted = fp.as_ref().map(|_| Vec::new());
+                if let Some(le) = self.link_events.take() {
+                    let _ = self
+                        .poll
+                        .registry()
+                        .deregister(&mut mio::unix::SourceFd(&le.fd()));
+                }
+                if fp.is_some() {
+                    // Without notifications a vanished port is still noticed by the control
+                    // thread's once-a-second check (`Dpif::run`).
+                    self.link_events = LinkEvents::open().ok().filter(|le| {
+                        self.poll
+                            .registry()
+                            .register(
+                                &mut mio::unix::SourceFd(&le.fd()),
+                                LINK_EVENTS,
+                                mio::Interest::READABLE,
+                            )
+                            .is_ok()
+                    });
+                }
+                self.offload = fp.map(Offloader::new);
+            }
+            PmdMsg::SetHook { port_no, hook } => {
+                if let Some(o) = self.offload.as_mut() {
+                    o.set_hook(port_no, hook);
+                }
+                self.revalidate_offloaded();
+            }
             PmdMsg::Stop => self.stop.store(true, Relaxed),
+        }
+    }
+
+    /// After link notifications: unhook every port whose netdev is no longer what its hook
+    /// says (deleted, recreated, moved to another namespace) and re-decide the entries.
+    fn check_hooks(&mut self) {
+        let Some(le) = &self.link_events else {
+            return;
+        };
+        if !le.drain() {
+            return;
+        }
+        let Some(o) = self.offload.as_mut() else {
+            return;
+        };
+        let hooked: Vec<(PortNo, PortHook)> = o.hooked().collect();
+        let mut changed = false;
+        for (port_no, hook) in hooked {
+            let now = self
+                .ports
+                .get(usize::from(port_no))
+                .and_then(Option::as_ref)
+                .and_then(|p| lock_port(p).fastpath_hook());
+            if now != Some(hook) {
+                o.set_hook(port_no, None);
+                changed = true;
+            }
+        }
+        if changed {
+            self.revalidate_offloaded();
+        }
+    }
+
+    /// Read the fast path's counters into flows and ports now.
+    fn sync_offloaded(&mut self) {
+        if let Some(o) = self.offload.as_mut() {
+            o.sync(&mut self.switch, self.clock.now_ms());
+        }
+    }
+
+    /// Re-decide the offloaded flows now (after a port or configuration change).
+    fn revalidate_offloaded(&mut self) {
+        if let Some(o) = self.offload.as_mut() {
+            o.revalidate(&mut self.switch, self.clock.now_ms());
         }
     }
 
@@ -386,6 +508,9 @@ impl Pmd {
             });
         }
         if total > 0 {
+            if let Some(o) = self.offload.as_mut() {
+                o.run(&mut self.switch, self.clock.now_ms());
+            }
             self.publish();
         }
         total
@@ -399,10 +524,26 @@ impl Pmd {
     fn run(mut self) {
         let mut last_traffic = Instant::now();
         let mut last_expiry = Instant::now();
+        let mut last_offload_run = Instant::now();
         while !self.stop.load(Relaxed) {
-            if last_expiry.elapsed() >= Duration::from_secs(1) {
+            if self.offload.is_some() && last_offload_run.elapsed() >= REVALIDATE_EVERY {
+                last_offload_run = Instant::now();
+                self.check_hooks();
+                if let Some(o) = self.offload.as_mut() {
+                    o.run(&mut self.switch, self.clock.now_ms());
+                }
+            }
+            if last_expiry.elapsed() >= SYNC_EVERY {
                 last_expiry = Instant::now();
-                if self.switch.flows.expire(self.clock.now_ms()) > 0 {
+                let now = self.clock.now_ms();
+                // Kernel counters first, so flows busy in the fast path are not expired.
+                if let Some(o) = self.offload.as_mut() {
+                    o.sync(&mut self.switch, now);
+                }
+                if self.switch.flows.expire(now) > 0 {
+                    if let Some(o) = self.offload.as_mut() {
+                        o.prune(&mut self.switch, now);
+                    }
                     self.publish();
                 }
                 if self.switch.flows.take_shrunk() {
@@ -435,19 +576,28 @@ impl Pmd {
             // Ports without a pollable fd are checked every MAX_SLEEP at worst, so only sleep
             // that long when every rx port can wake us.
             let all_pollable = self.rx_ports.iter().all(|r| r.registered_fd.is_some());
-            let timeout = if all_pollable {
-                MAX_SLEEP
-            } else {
+            let timeout = if !all_pollable {
                 Duration::from_millis(1)
+            } else if self.offload.as_ref().is_some_and(|o| !o.is_empty()) {
+                // Offloaded flows never wake us: re-check the generations on a timer.
+                REVALIDATE_EVERY
+            } else {
+                MAX_SLEEP
             };
             self.stats.sleeps.fetch_add(1, Relaxed);
             let _ = self.poll.poll(&mut self.events, Some(timeout));
+            if self.events.iter().any(|e| e.token() == LINK_EVENTS) {
+                self.check_hooks();
+            }
             if !self.events.is_empty() {
                 last_traffic = Instant::now() - IDLE_BEFORE_SLEEP; // poll once, sleep again if nothing
             }
         }
         // Return every buffer still waiting (none expected: outputs flush every burst).
         self.out.flush(&mut self.pool, |_, _, _| {});
+        if let Some(o) = self.offload.as_mut() {
+            o.clear(&mut self.switch, self.clock.now_ms());
+        }
     }
 }
 

@@ -97,6 +97,34 @@ impl PortVlan {
     }
 }
 
+/// What egress does to a frame's outer tag. One table for `retag` (userspace), the kernel
+/// fast path's action and `dpctl/dump-flows`' `push_vlan`/`set(vlan)`/`pop_vlan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagEdit {
+    /// Leave the frame as it is.
+    Keep,
+    /// Remove the outer tag.
+    Pop,
+    /// Add an 802.1Q tag with this VID (PCP 0).
+    Push(u16),
+    /// Give the outer tag this VID, keeping its PCP, DEI and TPID.
+    SetVid(u16),
+}
+
+/// The edit that makes a frame whose outer TCI is `in_tci` (`None`: untagged) leave in VLAN
+/// `vlan`, `tagged` or not (`PortVlan::egress`).
+#[inline]
+pub fn tag_edit(in_tci: Option<u16>, tagged: bool, vlan: u16) -> TagEdit {
+    let vid = vlan & 0x0fff;
+    match (in_tci, tagged) {
+        (Some(t), true) if t & 0x0fff == vid => TagEdit::Keep,
+        (Some(_), true) => TagEdit::SetVid(vid),
+        (None, false) => TagEdit::Keep,
+        (None, true) => TagEdit::Push(vid),
+        (Some(_), false) => TagEdit::Pop,
+    }
+}
+
 /// Make the frame's outer tag match what egress wants: tagged with `vlan` (keeping the PCP of
 /// an existing tag) or untagged. False (and the frame unchanged) when the headroom is too small
 /// (never with `packet::HEADROOM`), the frame is a runt, or its checksum/GSO offsets would
@@ -107,23 +135,23 @@ pub fn retag(p: &mut Packet, tagged: bool, vlan: u16) -> bool {
     if d.len() < 14 {
         return false;
     }
-    let has_tag = is_vlan_tpid(u16::from_be_bytes([d[12], d[13]]));
-    match (has_tag, tagged) {
-        (true, true) => {
-            if d.len() < 18 {
-                return false;
-            }
-            let tci = u16::from_be_bytes([d[14], d[15]]);
-            let new = (tci & 0xf000) | (vlan & 0x0fff);
+    let in_tci = if is_vlan_tpid(u16::from_be_bytes([d[12], d[13]])) {
+        if d.len() < 18 {
+            return false;
+        }
+        Some(u16::from_be_bytes([d[14], d[15]]))
+    } else {
+        None
+    };
+    match tag_edit(in_tci, tagged, vlan) {
+        TagEdit::Keep => true,
+        TagEdit::SetVid(vid) => {
+            let new = (in_tci.unwrap_or(0) & 0xf000) | vid;
             p.data_mut()[14..16].copy_from_slice(&new.to_be_bytes());
             true
         }
-        (false, false) => true,
-        (false, true) => push_tag(p, EtherType::VLAN, vlan & 0x0fff),
-        (true, false) => {
-            if d.len() < 18 {
-                return false;
-            }
+        TagEdit::Push(vid) => push_tag(p, EtherType::VLAN, vid),
+        TagEdit::Pop => {
             let Some(offload) = shifted_offload(&p.meta.offload, -4) else {
                 return false;
             };

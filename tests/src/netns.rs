@@ -169,23 +169,23 @@ impl Netns {
     /// [`Netns::add_veth`], returning the error instead of panicking.
     pub fn try_add_veth(&self, name: &str, peer: &Netns, peer_name: &str) -> Result<(), String> {
         self.exec_checked([
-            "ip", "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns",
+            "ip", "link", "add", "name", name, "type", "veth", "peer", "name", peer_name, "netns",
             &peer.name,
         ])?;
-        self.exec_checked(["ip", "link", "set", name, "up"])?;
-        peer.exec_checked(["ip", "link", "set", peer_name, "up"])?;
+        self.exec_checked(["ip", "link", "set", "dev", name, "up"])?;
+        peer.exec_checked(["ip", "link", "set", "dev", peer_name, "up"])?;
         Ok(())
     }
 
     /// Move interface `dev` of the current (calling) namespace into this one and bring it up.
     pub fn adopt(&self, dev: &str) {
-        run(["ip", "link", "set", dev, "netns", &self.name]);
+        run(["ip", "link", "set", "dev", dev, "netns", &self.name]);
         self.link_up(dev);
     }
 
     /// `ip link set DEV up`.
     pub fn link_up(&self, dev: &str) {
-        self.exec(["ip", "link", "set", dev, "up"]);
+        self.exec(["ip", "link", "set", "dev", dev, "up"]);
     }
 
     /// `ip addr add CIDR dev DEV` (IPv4 or IPv6), and bring the link up.
@@ -205,7 +205,7 @@ impl Netns {
             args.push("nodad");
         }
         self.exec_checked(args)?;
-        self.exec_checked(["ip", "link", "set", dev, "up"])?;
+        self.exec_checked(["ip", "link", "set", "dev", dev, "up"])?;
         Ok(())
     }
 
@@ -383,7 +383,9 @@ pub struct Veth {
 
 /// Create a veth pair `a` ↔ `b` in the calling namespace (move ends with [`Netns::adopt`]).
 pub fn veth_pair(a: &str, b: &str) -> Veth {
-    run(["ip", "link", "add", a, "type", "veth", "peer", "name", b]);
+    run([
+        "ip", "link", "add", "name", a, "type", "veth", "peer", "name", b,
+    ]);
     Veth {
         a: a.to_string(),
         b: b.to_string(),

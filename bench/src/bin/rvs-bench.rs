@@ -65,7 +65,7 @@ usage: rvs-bench [options]      (as root)
   --deployment D[,D]    container (veth to veth through the switch, default) and/or pvp
                         (generator -> bridge 0 -> TAP -> VM relay -> TAP -> bridge 1 -> sink)
   --only SYS[,SYS]      systems to run (direct always runs: it is the ceiling and CPU baseline):
-                        direct rvs rvs-afxdp linux-bridge ovs ovs-tso rvs-gre ovs-gre
+                        direct rvs rvs-offload rvs-afxdp linux-bridge ovs ovs-tso rvs-gre ovs-gre
                         rvs-vxlan rvs-geneve linux-vxlan ovs-vxlan ovs-geneve
   --cases PAT[,PAT]     cases whose name contains a pattern: udp-64B-1f udp-64B-1000f
                         udp-512B-… udp-1500B-… tcp rr (ndr: the udp ones)

@@ -10,13 +10,14 @@
 //! (TAP devices rvs created vanish), keep the config, exit 0.
 
 use rvs_control::client::{default_dbdir, default_rundir, SOCKET_NAME};
-use rvs_control::config::Config;
 use rvs_control::daemon::{dpif_config, Daemon};
 use rvs_control::files::{Pidfile, RundirLock};
 use rvs_control::log::{self, Level};
 use rvs_control::log_at;
 use rvs_control::ovsdb::Remote;
 use rvs_control::server;
+use rvs_control::store;
+use rvs_control::vswitchd::config_from_replica;
 use rvs_control::vswitchd::OvsdbLink;
 use rvs_datapath::dpif::Dpif;
 use std::path::PathBuf;
@@ -261,12 +262,12 @@ fn main() {
     let lock = RundirLock::acquire(&p.rundir).unwrap_or_else(|e| die(&e));
     // Embedded mode: refuse a corrupt or newer config before anything else, and never
     // overwrite it.
-    let cfg = match o.database {
+    let db = match o.database {
         Some(_) => None,
-        None => match Config::load(&dbdir) {
-            Ok(c) => {
-                Config::remove_stale_temps(&dbdir);
-                Some(c)
+        None => match store::load(&dbdir) {
+            Ok(db) => {
+                store::remove_stale_temps(&dbdir);
+                Some(db)
             }
             Err(e) => die(&format!(
                 "{e}; refusing to start (the file is left untouched)"
@@ -309,12 +310,16 @@ fn main() {
         })
     });
     server::install_signal_handlers();
-    let dp_cfg = cfg.as_ref().map(dpif_config).unwrap_or_default();
+    // The embedded database's configuration sizes the datapath (n-pmd, pmd-cpu-mask).
+    let dp_cfg = db
+        .as_ref()
+        .map(|db| dpif_config(&config_from_replica(db.replica())))
+        .unwrap_or_default();
     let dp = match Dpif::new(&dp_cfg) {
         Ok(d) => d,
         Err(e) => die(&format!("cannot start datapath: {e}")),
     };
-    let mut daemon = match (&o.database, cfg) {
+    let mut daemon = match (&o.database, db) {
         (Some(db), _) => {
             let link = OvsdbLink::new(db, std::time::Instant::now()).unwrap_or_else(|e| die(&e));
             log_at!(
@@ -325,14 +330,14 @@ fn main() {
             );
             Daemon::with_ovsdb(link, dp)
         }
-        (None, cfg) => {
-            let d = Daemon::new(cfg.unwrap_or_default(), dbdir.clone(), dp);
+        (None, db) => {
+            let d = Daemon::new(db.unwrap_or_default(), dbdir.clone(), dp);
             log_at!(
                 Level::Info,
                 "rvsd {} started; control socket {}, config {}",
                 rvs_control::daemon::VERSION,
                 sock.display(),
-                Config::path(&dbdir).display()
+                store::path(&dbdir).display()
             );
             d
         }

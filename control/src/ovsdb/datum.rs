@@ -1,7 +1,8 @@
 //! OVSDB values: atoms, and data (a set of atoms, or a map of atom pairs), and their JSON wire
 //! form (RFC 7047 section 5.1): `["set",[..]]`, `["map",[[k,v],..]]`, `["uuid",".."]`,
-//! `["named-uuid",".."]`, and a one-element set written as the bare atom. `ovs-vsctl`'s text
-//! syntax for the same types is in `vsctl::datum`.
+//! `["named-uuid",".."]`, and a one-element set written as the bare atom; and the text forms
+//! OVS prints them in (`ovsdb_atom_to_string`, `ovsdb_datum_to_string`, the bare form).
+//! `ovs-vsctl`'s parser of the text syntax is in `vsctl::datum`.
 //!
 //! Invariants: a [`Datum`] keeps its keys sorted ([`Atom::total_cmp`]) and unique (like
 //! `ovsdb_datum_sort`); for a map, `values` has exactly as many entries as `keys`, for a set it
@@ -98,6 +99,87 @@ impl Atom {
             _ => None,
         }
     }
+
+    /// OVS's `ovsdb_atom_to_string`: strings quoted (as JSON) when they would not read back
+    /// as one bare token, reals as `%.15g`.
+    pub fn to_text(&self) -> String {
+        match self {
+            Atom::Int(i) => i.to_string(),
+            Atom::Real(r) => format_real(*r),
+            Atom::Bool(b) => b.to_string(),
+            Atom::Str(s) => {
+                if string_needs_quotes(s) {
+                    json_quote(s)
+                } else {
+                    s.clone()
+                }
+            }
+            Atom::Uuid(u) | Atom::NamedUuid(u) => u.clone(),
+        }
+    }
+
+    /// OVS's `ovsdb_atom_to_bare`: strings are printed raw.
+    pub fn to_bare(&self) -> String {
+        match self {
+            Atom::Str(s) => s.clone(),
+            other => other.to_text(),
+        }
+    }
+}
+
+/// C's `printf("%.15g", r)` (OVS prints reals with `DBL_DIG` significant digits).
+pub fn format_real(r: f64) -> String {
+    const P: usize = 15;
+    if r.is_nan() {
+        return if r.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if r.is_infinite() {
+        return if r < 0.0 { "-inf" } else { "inf" }.into();
+    }
+    if r == 0.0 {
+        return if r.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // The exponent after rounding to P significant digits decides the style.
+    let sci = format!("{:.*e}", P - 1, r);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if exp < -4 || exp >= P as i32 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        let decimals = usize::try_from(P as i32 - 1 - exp).unwrap_or(0);
+        trim(&format!("{r:.decimals$}"))
+    }
+}
+
+/// OVS's `string_needs_quotes`.
+fn string_needs_quotes(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else {
+        return true;
+    };
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return true;
+    }
+    if !b
+        .iter()
+        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    {
+        return true;
+    }
+    s == "true" || s == "false" || crate::config::is_uuid(s)
+}
+
+/// A JSON string, escaped as OVS's `json_to_ds` does it.
+pub fn json_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
 }
 
 /// An OVSDB `<id>`: a letter or `_`, then letters, digits and `_`.
@@ -220,6 +302,22 @@ impl Datum {
         }
     }
 
+    /// The string of a one-string datum (a name, a type).
+    pub fn as_str(&self) -> Option<&str> {
+        match self.as_scalar()? {
+            Atom::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer of a one-integer datum (a tag, an ofport).
+    pub fn as_int(&self) -> Option<i64> {
+        match self.as_scalar()? {
+            Atom::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// The key/value pairs of a map.
     pub fn pairs(&self) -> impl Iterator<Item = (&Atom, &Atom)> {
         self.keys.iter().zip(&self.values)
@@ -231,6 +329,34 @@ impl Datum {
             .iter()
             .chain(&self.values)
             .any(|a| matches!(a, Atom::NamedUuid(_)))
+    }
+
+    /// Each element as text (`k=v` for a map), its atoms rendered by `atom`.
+    fn elements(&self, ty: &ColumnType, atom: fn(&Atom) -> String) -> Vec<String> {
+        if ty.is_map() {
+            self.pairs()
+                .map(|(k, v)| format!("{}={}", atom(k), atom(v)))
+                .collect()
+        } else {
+            self.keys.iter().map(atom).collect()
+        }
+    }
+
+    /// OVS's `ovsdb_datum_to_string`: `[…]`/`{…}` around sets and maps that may hold more than
+    /// one element, or hold none; a lone element of an optional column bare.
+    pub fn to_text(&self, ty: &ColumnType) -> String {
+        let items = self.elements(ty, Atom::to_text).join(", ");
+        if ty.max > 1 || self.is_empty() {
+            let (open, close) = if ty.is_map() { ('{', '}') } else { ('[', ']') };
+            format!("{open}{items}{close}")
+        } else {
+            items
+        }
+    }
+
+    /// OVS's `ovsdb_datum_to_bare`: elements separated by spaces, strings raw.
+    pub fn to_bare(&self, ty: &ColumnType) -> String {
+        self.elements(ty, Atom::to_bare).join(" ")
     }
 
     /// OVS's `ovsdb_datum_to_json`: a map as `["map",…]`, one element as the bare atom,

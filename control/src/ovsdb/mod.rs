@@ -5,6 +5,8 @@
 //! - [`schema`]: database schemas from `get_schema`;
 //! - [`datum`]: atoms and data in their JSON wire form;
 //! - [`replica`]: a local copy of monitored tables, kept by `update`/`update2`/`update3`;
+//! - [`db`]: the embedded database (rvsd's own store): a replica of every table, changed by
+//!   transactions committed as ovsdb-server commits them;
 //! - [`txn`]: transaction operations (`insert`, `update`, `mutate`, `wait`, …) and their results;
 //! - [`session`]: the sans-IO state machine (schema → lock → monitor with fallbacks → updates,
 //!   echo, inactivity probes, reconnect with backoff and resynchronisation);
@@ -13,6 +15,7 @@
 //! Framing of the byte stream is the crate's shared [`crate::jsonrpc::Framer`].
 
 pub mod datum;
+pub mod db;
 pub mod replica;
 pub mod schema;
 pub mod session;
@@ -23,6 +26,7 @@ pub mod txn;
 pub(crate) mod fixtures;
 
 pub use datum::{Atom, Datum};
+pub use db::{CommitError, Database};
 pub use replica::{Replica, Row, TableReplica};
 pub use schema::{
     AtomicType, BaseType, ColumnSchema, ColumnType, DatabaseSchema, RefType, TableSchema,

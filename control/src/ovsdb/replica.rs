@@ -34,6 +34,19 @@ impl Row {
     pub fn columns(&self) -> impl Iterator<Item = (&str, &Datum)> {
         self.columns.iter().map(|(k, v)| (k.as_str(), v))
     }
+
+    /// Replaces the value of `column`, which the row must have (the embedded database's
+    /// writer keeps the invariants: a well-formed datum of the column's type).
+    pub(crate) fn set(&mut self, column: &str, value: Datum) {
+        if let Some(slot) = self.columns.get_mut(column) {
+            *slot = value;
+        }
+    }
+
+    /// Every column's value, mutable (the embedded database rewrites references).
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = (&str, &mut Datum)> {
+        self.columns.iter_mut().map(|(k, v)| (k.as_str(), v))
+    }
 }
 
 /// The replicated rows of one table.
@@ -85,6 +98,39 @@ impl TableReplica {
     /// The [`Replica::seqno`] of this table's last change (0: never changed).
     pub fn changed_at(&self) -> u64 {
         self.changed_at
+    }
+
+    /// The type of a replicated column.
+    pub fn column_type(&self, column: &str) -> Option<&ColumnType> {
+        self.columns.get(column)
+    }
+
+    /// Inserts a row with every column at its default (for the embedded database; `uuid` must
+    /// be a lower-case UUID not in the table).
+    pub(crate) fn insert_default(&mut self, uuid: &str) {
+        let row = Row {
+            columns: self
+                .columns
+                .iter()
+                .map(|(c, ty)| (c.clone(), ty.default_datum()))
+                .collect(),
+        };
+        self.rows.insert(uuid.to_string(), row);
+    }
+
+    /// The row with this UUID, mutable.
+    pub(crate) fn row_mut(&mut self, uuid: &str) -> Option<&mut Row> {
+        self.rows.get_mut(uuid)
+    }
+
+    /// Every row, mutable.
+    pub(crate) fn rows_mut(&mut self) -> impl Iterator<Item = (&str, &mut Row)> {
+        self.rows.iter_mut().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Removes a row; returns it.
+    pub(crate) fn remove(&mut self, uuid: &str) -> Option<Row> {
+        self.rows.remove(uuid)
     }
 }
 
@@ -160,6 +206,21 @@ impl Replica {
     /// Every replicated table, by name.
     pub fn tables(&self) -> impl Iterator<Item = &TableReplica> {
         self.tables.values()
+    }
+
+    /// The replicated table called `name`, mutable (for the embedded database, which marks
+    /// the change with [`Replica::touch`]).
+    pub(crate) fn table_mut(&mut self, name: &str) -> Option<&mut TableReplica> {
+        self.tables.get_mut(name)
+    }
+
+    /// Records a change made through the mutable accessors: the seqno grows and every table
+    /// counts as changed.
+    pub(crate) fn touch(&mut self) {
+        self.seqno += 1;
+        for t in self.tables.values_mut() {
+            t.changed_at = self.seqno;
+        }
     }
 
     /// The last transaction id the server reported (`update3`, `monitor_cond_since`); `None`

@@ -103,6 +103,92 @@ impl BaseType {
         }
     }
 
+    /// True for a reference that keeps its target alive.
+    pub fn is_strong_ref(&self) -> bool {
+        self.ref_table.is_some() && self.ref_type == RefType::Strong
+    }
+
+    /// True for a reference that vanishes with its target.
+    pub fn is_weak_ref(&self) -> bool {
+        self.ref_table.is_some() && self.ref_type == RefType::Weak
+    }
+
+    /// OVS's `ovsdb_atom_check_constraints`: `Err` holds the details of the "constraint
+    /// violation" in OVS's words. References are checked at commit, not here.
+    pub fn check_atom(&self, atom: &Atom) -> Result<(), String> {
+        if let Some(allowed) = &self.enum_ {
+            if !allowed.contains(atom) {
+                let set = ColumnType {
+                    key: BaseType::plain(self.atomic),
+                    value: None,
+                    min: 1,
+                    max: UNLIMITED,
+                };
+                return Err(format!(
+                    "{} is not one of the allowed values ({})",
+                    atom.to_text(),
+                    allowed.to_text(&set)
+                ));
+            }
+        }
+        match atom {
+            Atom::Int(v) => {
+                let (lo, hi) = (self.min_integer, self.max_integer);
+                if lo.is_none_or(|lo| *v >= lo) && hi.is_none_or(|hi| *v <= hi) {
+                    return Ok(());
+                }
+                Err(match (lo, hi) {
+                    (Some(lo), Some(hi)) => {
+                        format!("{v} is not in the valid range {lo} to {hi} (inclusive)")
+                    }
+                    (Some(lo), None) => format!("{v} is less than minimum allowed value {lo}"),
+                    (None, hi) => format!(
+                        "{v} is greater than maximum allowed value {}",
+                        hi.unwrap_or(i64::MAX)
+                    ),
+                })
+            }
+            Atom::Real(v) => {
+                let (lo, hi) = (self.min_real, self.max_real);
+                if lo.is_none_or(|lo| *v >= lo) && hi.is_none_or(|hi| *v <= hi) {
+                    return Ok(());
+                }
+                let g = super::datum::format_real;
+                Err(match (lo, hi) {
+                    (Some(lo), Some(hi)) => format!(
+                        "{} is not in the valid range {} to {} (inclusive)",
+                        g(*v),
+                        g(lo),
+                        g(hi)
+                    ),
+                    (Some(lo), None) => {
+                        format!("{} is less than minimum allowed value {}", g(*v), g(lo))
+                    }
+                    (None, hi) => format!(
+                        "{} is greater than maximum allowed value {}",
+                        g(*v),
+                        g(hi.unwrap_or(f64::MAX))
+                    ),
+                })
+            }
+            Atom::Str(s) => {
+                let n = s.chars().count() as u64;
+                if let Some(min) = self.min_length.filter(|m| n < *m) {
+                    return Err(format!(
+                        "\"{s}\" length {n} is less than minimum allowed length {min}"
+                    ));
+                }
+                if let Some(max) = self.max_length.filter(|m| n > *m) {
+                    return Err(format!(
+                        "\"{s}\" length {n} is greater than maximum allowed length {max}"
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn from_json(v: &Value) -> Result<BaseType, String> {
         let obj = match v {
             Value::String(s) => {
@@ -195,6 +281,45 @@ impl ColumnType {
             keys: vec![self.key.atomic.default_atom()],
             values: self.value.iter().map(|v| v.atomic.default_atom()).collect(),
         }
+    }
+
+    /// OVS's `ovsdb_type_to_english`: "string", "set of up to 4096 integers", "map of
+    /// (string, string) pairs", …
+    pub fn to_english(&self) -> String {
+        let key = self.key.atomic.name();
+        if self.is_scalar() {
+            return key.to_string();
+        }
+        let mut out = String::from(if self.is_map() { "map" } else { "set" });
+        if self.max == UNLIMITED {
+            if self.min > 0 {
+                out.push_str(&format!(" of {} or more", self.min));
+            } else {
+                out.push_str(" of");
+            }
+        } else if self.min > 0 {
+            out.push_str(&format!(" of {} to {}", self.min, self.max));
+        } else {
+            out.push_str(&format!(" of up to {}", self.max));
+        }
+        match &self.value {
+            None => out.push_str(&format!(" {key}s")),
+            Some(v) => out.push_str(&format!(" ({key}, {}) pairs", v.atomic.name())),
+        }
+        out
+    }
+
+    /// Checks every atom of `d` against the key and value constraints.
+    pub fn check_atoms(&self, d: &Datum) -> Result<(), String> {
+        for k in &d.keys {
+            self.key.check_atom(k)?;
+        }
+        if let Some(vt) = &self.value {
+            for v in &d.values {
+                vt.check_atom(v)?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks the number of elements of `d` against `min..=max`.
@@ -366,6 +491,21 @@ fn bool_member(obj: &Map<String, Value>, key: &str, default: bool) -> Result<boo
     Ok(member(obj, key, Value::as_bool, "a boolean")?.unwrap_or(default))
 }
 
+/// The Open_vSwitch database schema rvs serves in its embedded mode: Debian's OVS 3.1
+/// `vswitch.ovsschema`, kept as compact data in `control/schema/vswitch.schema.json` (regenerated
+/// by `control/schema/vswitch-schema.sh`; the tests check it against the installed file).
+pub const VSWITCH_SCHEMA_JSON: &str = include_str!("../../schema/vswitch.schema.json");
+
+/// [`VSWITCH_SCHEMA_JSON`], parsed once.
+pub fn vswitch() -> &'static DatabaseSchema {
+    static SCHEMA: std::sync::OnceLock<DatabaseSchema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let v: Value = serde_json::from_str(VSWITCH_SCHEMA_JSON)
+            .expect("the embedded schema is JSON (checked by the tests)");
+        DatabaseSchema::from_json(&v).expect("the embedded schema parses (checked by the tests)")
+    })
+}
+
 /// A whole database schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatabaseSchema {
@@ -494,6 +634,39 @@ mod tests {
             weak,
             "the vswitch schema has weak references (Flow_Table, Mirror…)"
         );
+    }
+
+    /// The embedded schema is Debian's, table for table, column for column, constraint for
+    /// constraint: as JSON (nothing dropped by the compaction) and as parsed.
+    #[test]
+    fn the_embedded_schema_is_the_installed_one() {
+        let embedded = super::vswitch();
+        assert_eq!(embedded.name, "Open_vSwitch");
+        assert_eq!(embedded.tables.len(), 19);
+        let Ok(text) = std::fs::read_to_string(VSWITCH) else {
+            if std::env::var_os("RVS_REQUIRE_ROOT").is_some_and(|v| v == "1") {
+                panic!("{VSWITCH} is missing (install openvswitch-common)");
+            }
+            eprintln!("SKIP: {VSWITCH} not installed (Debian's openvswitch-common)");
+            return;
+        };
+        let installed: Value = serde_json::from_str(&text).unwrap();
+        let compact: Value = serde_json::from_str(VSWITCH_SCHEMA_JSON).unwrap();
+        assert_eq!(compact, installed, "run control/schema/vswitch-schema.sh");
+        let parsed = DatabaseSchema::from_json(&installed).unwrap();
+        for (name, t) in &parsed.tables {
+            let e = &embedded.tables[name];
+            assert_eq!(
+                (e.is_root, e.max_rows, &e.indexes),
+                (t.is_root, t.max_rows, &t.indexes),
+                "{name}"
+            );
+            for (c, col) in &t.columns {
+                assert_eq!(e.columns.get(c), Some(col), "{name}.{c}");
+            }
+            assert_eq!(e.columns.len(), t.columns.len(), "{name}");
+        }
+        assert_eq!(*embedded, parsed);
     }
 
     #[test]

@@ -1,154 +1,58 @@
-//! OVSDB values as `ovs-vsctl` reads and prints them: atoms, data (scalars, sets, maps), their
-//! text syntax (`10`, `[10, 20]`, `{key="4660", remote_ip="10.0.0.2"}`), the bare and JSON forms,
-//! and the type constraints of the schema, with OVS's error wording.
+//! `ovs-vsctl`'s text syntax for OVSDB values, parsed as OVS parses it: tokens
+//! (`ovsdb_token_parse`), atoms (`10`, `1-5` ranges of integers, `true`/`yes`/`on`, bare or
+//! JSON-quoted strings, UUIDs and `@name` row ids), and data (`[10, 20]`, `10,20`,
+//! `{key="4660", remote_ip="10.0.0.2"}`, `a=b`, `[]`, `{}`), with the schema's constraints and
+//! OVS's error wording. Printing is `ovsdb::datum`'s ([`Atom::to_text`], [`Datum::to_text`]).
 //!
-//! The types themselves and their JSON wire form are `ovsdb::datum`'s; this module adds the
-//! text forms. Invariants: those of [`Datum`]; parsing never panics.
+//! Invariants: parsed data satisfy those of [`Datum`] (sorted, unique); parsing never panics.
 
-pub(crate) use crate::ovsdb::{Atom, Datum};
+use crate::ovsdb::schema::{AtomicType, BaseType, ColumnType, UNLIMITED};
+use crate::ovsdb::{Atom, Datum};
+use std::collections::BTreeMap;
 
-use std::cmp::Ordering;
+/// OVS's limit on the size of an integer range (`1-4096` is the largest).
+const MAX_RANGE: i64 = 4096;
 
-use super::schema::{Base, BaseType, ColType};
-
-impl Atom {
-    /// OVS's `ovsdb_atom_to_string`.
-    pub(crate) fn to_text(&self) -> String {
-        match self {
-            Atom::Int(i) => i.to_string(),
-            Atom::Real(r) => format_real(*r),
-            Atom::Bool(b) => b.to_string(),
-            Atom::Str(s) => {
-                if string_needs_quotes(s) {
-                    json_quote(s)
-                } else {
-                    s.clone()
-                }
-            }
-            Atom::Uuid(u) | Atom::NamedUuid(u) => u.clone(),
-        }
-    }
-
-    /// OVS's `ovsdb_atom_to_bare`: strings are printed raw.
-    pub(crate) fn to_bare(&self) -> String {
-        match self {
-            Atom::Str(s) => s.clone(),
-            other => other.to_text(),
-        }
-    }
+/// A row id of the transaction (`--id=@name`), as OVS's `ovsdb_symbol`.
+#[derive(Debug, Clone)]
+pub(crate) struct Symbol {
+    pub uuid: String,
+    /// Defined by `--id` on `create` or `get`.
+    pub created: bool,
+    /// Referenced from a strong (weak) reference column.
+    pub strong_ref: bool,
+    pub weak_ref: bool,
 }
 
-fn format_real(r: f64) -> String {
-    if r.is_finite() && r == r.trunc() && r.abs() < 1e15 {
-        format!("{r:.0}")
-    } else {
-        format!("{r}")
-    }
-}
+/// The transaction's row ids, in the order OVS reports them (by name).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Symtab(pub BTreeMap<String, Symbol>);
 
-/// OVS's `string_needs_quotes`.
-fn string_needs_quotes(s: &str) -> bool {
-    let b = s.as_bytes();
-    let Some(&first) = b.first() else {
-        return true;
-    };
-    if !(first.is_ascii_alphabetic() || first == b'_') {
-        return true;
-    }
-    if !b
-        .iter()
-        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-    {
-        return true;
-    }
-    s == "true" || s == "false" || crate::config::is_uuid(s)
-}
-
-/// JSON string quoting as OVS's `json_string_escape` does it.
-pub(crate) fn json_quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
-}
-
-impl Datum {
-    pub(crate) fn str_map<'a>(m: impl IntoIterator<Item = (&'a String, &'a String)>) -> Datum {
-        let mut d = Datum::default();
-        for (k, v) in m {
-            d.keys.push(Atom::Str(k.clone()));
-            d.values.push(Atom::Str(v.clone()));
-        }
-        d
-    }
-
-    /// String → string map view (for map columns of strings).
-    pub(crate) fn to_str_map(&self) -> crate::config::Map {
-        self.keys
-            .iter()
-            .zip(&self.values)
-            .map(|(k, v)| (k.to_bare(), v.to_bare()))
-            .collect()
-    }
-
-    /// OVS's `ovsdb_datum_to_string`.
-    pub(crate) fn to_text(&self, ty: &ColType) -> String {
-        if ty.value.is_some() {
-            let items: Vec<String> = self
-                .keys
-                .iter()
-                .zip(&self.values)
-                .map(|(k, v)| format!("{}={}", k.to_text(), v.to_text()))
-                .collect();
-            format!("{{{}}}", items.join(", "))
-        } else if ty.max == 1 && self.keys.len() == 1 {
-            self.keys[0].to_text()
-        } else {
-            let items: Vec<String> = self.keys.iter().map(Atom::to_text).collect();
-            format!("[{}]", items.join(", "))
-        }
-    }
-
-    /// OVS's `ovsdb_datum_to_bare`.
-    pub(crate) fn to_bare(&self, ty: &ColType) -> String {
-        let items: Vec<String> = if ty.value.is_some() {
-            self.keys
-                .iter()
-                .zip(&self.values)
-                .map(|(k, v)| format!("{}={}", k.to_bare(), v.to_bare()))
-                .collect()
-        } else {
-            self.keys.iter().map(Atom::to_bare).collect()
-        };
-        items.join(" ")
-    }
-
-    /// Three-way comparison used by `find`'s `<`, `>` operators (first atoms).
-    pub(crate) fn cmp_first(&self, other: &Datum) -> Option<Ordering> {
-        Some(self.keys.first()?.total_cmp(other.keys.first()?))
-    }
-
-    /// True if every element (and value) of `self` is in `other`.
-    pub(crate) fn is_subset_of(&self, other: &Datum) -> bool {
-        self.keys
-            .iter()
-            .enumerate()
-            .all(|(i, k)| match other.keys.iter().position(|o| o == k) {
-                None => false,
-                Some(j) => self.values.get(i) == other.values.get(j),
-            })
+impl Symtab {
+    /// The symbol `name`, created (with a fresh UUID) on first use.
+    pub fn insert(&mut self, name: &str) -> &mut Symbol {
+        self.0.entry(name.to_string()).or_insert_with(|| Symbol {
+            uuid: crate::config::new_uuid(),
+            created: false,
+            strong_ref: false,
+            weak_ref: false,
+        })
     }
 }
 
 const DELIMS: &[u8] = b":=, []{}!<>";
 
+/// OVS's `ovsdb_token_is_delim`.
 pub(crate) fn is_delim(c: u8) -> bool {
     DELIMS.contains(&c)
 }
 
-/// OVS's `ovsdb_token_parse`: reads one token from `s` starting at `*pos`, stopping at a
-/// delimiter outside double quotes. Quoted parts are kept verbatim, quotes included (they are
-/// JSON strings, decoded by [`atom_from_string`]); outside quotes a backslash escapes a
-/// delimiter, a backslash or a quote. Returns the raw token.
+/// OVS's `ovsdb_token_parse`: one token of `s` from `*pos` to the first delimiter outside
+/// double quotes. A backslash takes the next character literally (inside quotes both are
+/// kept, for the JSON string decoder); quotes are kept.
 pub(crate) fn parse_token(s: &str, pos: &mut usize) -> Result<String, String> {
     let b = s.as_bytes();
+    let start = s.get(*pos..).unwrap_or("");
     let mut out: Vec<u8> = Vec::new();
     let mut in_quotes = false;
     let mut p = *pos;
@@ -156,133 +60,161 @@ pub(crate) fn parse_token(s: &str, pos: &mut usize) -> Result<String, String> {
         let c = b[p];
         p += 1;
         if c == b'\\' {
-            match b.get(p) {
-                Some(&n) if in_quotes => {
-                    out.push(c);
-                    out.push(n);
-                    p += 1;
-                }
-                Some(&n) if is_delim(n) || n == b'\\' || n == b'"' => {
-                    out.push(n);
-                    p += 1;
-                }
-                Some(&n) => {
-                    return Err(format!(
-                        "{s}: backslash before '{}' is not allowed here",
-                        n as char
-                    ))
-                }
-                None => return Err(format!("{s}: backslash at end of argument")),
+            if in_quotes {
+                out.push(c);
             }
+            let Some(&n) = b.get(p) else {
+                return Err(format!("{start}: backslash at end of argument"));
+            };
+            out.push(n);
+            p += 1;
         } else if !in_quotes && is_delim(c) {
             p -= 1;
             break;
         } else {
+            out.push(c);
             if c == b'"' {
                 in_quotes = !in_quotes;
             }
-            out.push(c);
         }
     }
     if in_quotes {
-        let tok = s.get(*pos..).unwrap_or("");
-        return Err(format!("{tok}: quoted string extends past end of argument"));
+        return Err(format!(
+            "{start}: quoted string extends past end of argument"
+        ));
     }
     *pos = p;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-fn parse_int(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let ok = !t.is_empty()
-        && t.strip_prefix('-')
-            .or_else(|| t.strip_prefix('+'))
-            .unwrap_or(t)
-            .bytes()
-            .all(|c| c.is_ascii_digit());
-    if ok {
-        if let Ok(v) = t.parse::<i64>() {
-            return Ok(v);
-        }
+/// C's `strtoll(s, &tail, 10)`: leading white space, a sign, digits; the value and the rest.
+fn strtoll(s: &str) -> Option<(i64, &str)> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let signed = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let digits = signed.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
     }
-    Err(format!("\"{s}\" is not a valid integer or range"))
+    let end = t.len() - signed.len() + digits;
+    let text = t.get(..end)?;
+    let v = text.strip_prefix('+').unwrap_or(text).parse::<i64>().ok()?;
+    Some((v, t.get(end..).unwrap_or("")))
 }
 
-/// OVS's `ovsdb_atom_from_string` (without constraint checks): a whole argument as one atom.
-/// Strings may be written bare or as a JSON string in double quotes.
-pub(crate) fn atom_from_string(s: &str, bt: &BaseType) -> Result<Atom, String> {
-    match bt.base {
-        Base::Int => parse_int(s).map(Atom::Int),
-        Base::Real => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|r| r.is_finite())
-            .map(Atom::Real)
-            .ok_or_else(|| format!("\"{s}\" is not a valid real number")),
-        Base::Bool => match s.trim() {
-            "true" => Ok(Atom::Bool(true)),
-            "false" => Ok(Atom::Bool(false)),
-            _ => Err(format!(
-                "\"{s}\" is not a valid boolean (use \"true\" or \"false\")"
-            )),
+/// An integer (whole string), or a range `A-B` when `range` allows it.
+fn parse_int(s: &str, range: bool) -> Result<(i64, Option<i64>), String> {
+    if range {
+        if let Some((a, tail)) = strtoll(s) {
+            if let Some(b) = tail
+                .strip_prefix('-')
+                .and_then(strtoll)
+                .filter(|(_, t)| t.is_empty())
+                .map(|(b, _)| b)
+            {
+                if b < a {
+                    return Err(format!(
+                        "\"{s}\" is not a valid range. Range end cannot be before start."
+                    ));
+                }
+                return Ok((a, Some(b)));
+            }
+        }
+    }
+    match strtoll(s) {
+        Some((v, "")) => Ok((v, None)),
+        _ => Err(format!("\"{s}\" is not a valid integer or range")),
+    }
+}
+
+/// OVS's `ovsdb_atom_from_string`: `s` (a whole token) as an atom of `base`, checked
+/// against its constraints. With `range`, an integer may be a range `A-B` (its end is the
+/// second value). `@name` stands for a row id of `symtab`, marked referenced.
+pub(crate) fn atom_from_string(
+    s: &str,
+    base: &BaseType,
+    symtab: &mut Symtab,
+    range: bool,
+) -> Result<(Atom, Option<i64>), String> {
+    let (atom, end) = match base.atomic {
+        AtomicType::Int => {
+            let (v, end) = parse_int(s, range)?;
+            (Atom::Int(v), end)
+        }
+        AtomicType::Real => {
+            let t = s.trim_start();
+            let r = t
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() || t.to_ascii_lowercase().contains("inf"))
+                .ok_or_else(|| format!("\"{s}\" is not a valid real number"))?;
+            (Atom::Real(if r == 0.0 { 0.0 } else { r }), None)
+        }
+        AtomicType::Bool => match s {
+            "true" | "yes" | "on" | "1" => (Atom::Bool(true), None),
+            "false" | "no" | "off" | "0" => (Atom::Bool(false), None),
+            _ => {
+                return Err(format!(
+                    "\"{s}\" is not a valid boolean (use \"true\" or \"false\")"
+                ))
+            }
         },
-        Base::Str => {
+        AtomicType::Str => {
             if s.is_empty() {
-                Err(
+                return Err(
                     "An empty string is not valid as input; use \"\" to represent the empty string"
-                        .to_string(),
-                )
-            } else if s.starts_with('"') {
-                serde_json::from_str::<String>(s)
-                    .map(Atom::Str)
-                    .map_err(|_| format!("{s}: missing quote at end of quoted string"))
+                        .into(),
+                );
+            }
+            if s.starts_with('"') {
+                if s.len() < 2 || !s.ends_with('"') {
+                    return Err(format!("{s}: missing quote at end of quoted string"));
+                }
+                let v = serde_json::from_str::<String>(s)
+                    .map_err(|e| format!("{s}: {}", json_error(&e)))?;
+                (Atom::Str(v), None)
             } else {
-                Ok(Atom::Str(s.to_string()))
+                (Atom::Str(s.to_string()), None)
             }
         }
-        Base::Uuid => {
-            if crate::config::is_uuid(s) {
-                Ok(Atom::Uuid(s.to_ascii_lowercase()))
+        AtomicType::Uuid => {
+            if s.starts_with('@') {
+                let sym = symtab.insert(s);
+                if base.is_strong_ref() {
+                    sym.strong_ref = true;
+                } else if base.is_weak_ref() {
+                    sym.weak_ref = true;
+                }
+                (Atom::Uuid(sym.uuid.clone()), None)
+            } else if crate::config::is_uuid(s) {
+                (Atom::Uuid(s.to_ascii_lowercase()), None)
             } else {
-                Err(format!("\"{s}\" is not a valid UUID"))
+                return Err(format!("\"{s}\" is not a valid UUID"));
             }
+        }
+    };
+    let constraint = |e: String| format!("constraint violation: {e}");
+    base.check_atom(&atom).map_err(constraint)?;
+    if let (Atom::Int(a), Some(b)) = (&atom, end) {
+        if base.enum_.is_some() {
+            for i in a.saturating_add(1)..=b {
+                base.check_atom(&Atom::Int(i)).map_err(constraint)?;
+            }
+        } else {
+            base.check_atom(&Atom::Int(b)).map_err(constraint)?;
+        }
+        if (b as u64).wrapping_sub(*a as u64) >= MAX_RANGE as u64 {
+            return Err(constraint(format!(
+                "Range \"{a}-{b}\" is too big. Maximum allowed size is {MAX_RANGE}."
+            )));
         }
     }
+    Ok((atom, end))
 }
 
-/// Checks an atom against its type's constraints, with OVS's wording.
-pub(crate) fn check_atom(a: &Atom, bt: &BaseType) -> Result<(), String> {
-    if let Atom::Int(v) = a {
-        match (bt.min_int, bt.max_int) {
-            (Some(lo), Some(hi)) if *v < lo || *v > hi => {
-                return Err(format!(
-                    "constraint violation: {v} is not in the valid range {lo} to {hi} (inclusive)"
-                ))
-            }
-            (Some(lo), None) if *v < lo => {
-                return Err(format!(
-                    "constraint violation: {v} is less than minimum allowed value {lo}"
-                ))
-            }
-            (None, Some(hi)) if *v > hi => {
-                return Err(format!(
-                    "constraint violation: {v} is greater than maximum allowed value {hi}"
-                ))
-            }
-            _ => {}
-        }
-    }
-    if let (Atom::Str(s), Some(allowed)) = (a, bt.enum_) {
-        if !allowed.contains(&s.as_str()) {
-            return Err(format!(
-                "constraint violation: {} is not one of the allowed values ([{}])",
-                a.to_text(),
-                allowed.join(", ")
-            ));
-        }
-    }
-    Ok(())
+/// The gist of a JSON string error, as OVS's decoder words the common ones.
+fn json_error(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    m.split(" at line ").next().unwrap_or(&m).to_string()
 }
 
 fn skip_spaces(b: &[u8], p: &mut usize) {
@@ -291,60 +223,36 @@ fn skip_spaces(b: &[u8], p: &mut usize) {
     }
 }
 
-fn parse_atom_token(s: &str, p: &mut usize, ty: &ColType, bt: &BaseType) -> Result<Atom, String> {
-    let start = *p;
+/// One token at `*p`, as an atom of `base`.
+fn atom_token(
+    s: &str,
+    p: &mut usize,
+    base: &BaseType,
+    symtab: &mut Symtab,
+    range: bool,
+) -> Result<(Atom, Option<i64>), String> {
     let tok = parse_token(s, p)?;
-    if tok.is_empty() {
-        let rest = s.get(start..).unwrap_or("");
-        let c = rest.chars().next().map(String::from).unwrap_or_default();
-        return Err(format!(
-            "{s}: unexpected \"{c}\" parsing {}",
-            type_to_english(ty)
-        ));
-    }
-    atom_from_string(&tok, bt)
+    atom_from_string(&tok, base, symtab, range)
 }
 
-fn base_english(b: Base) -> &'static str {
-    match b {
-        Base::Int => "integer",
-        Base::Real => "real",
-        Base::Bool => "boolean",
-        Base::Str => "string",
-        Base::Uuid => "uuid",
-    }
+/// The character at `p` for messages (C prints nothing past the end).
+fn char_at(s: &str, p: usize) -> String {
+    s.get(p..)
+        .and_then(|r| r.chars().next())
+        .map(String::from)
+        .unwrap_or_default()
 }
 
-/// OVS's `ovsdb_type_to_english`.
-pub(crate) fn type_to_english(ty: &ColType) -> String {
-    let k = base_english(ty.key.base);
-    if ty.value.is_none() && ty.min == 1 && ty.max == 1 {
-        return k.to_string();
-    }
-    let mut out = String::from(if ty.value.is_some() { "map" } else { "set" });
-    if ty.max == u32::MAX {
-        if ty.min > 0 {
-            out.push_str(&format!(" of {} or more", ty.min));
-        } else {
-            out.push_str(" of");
-        }
-    } else if ty.min > 0 {
-        out.push_str(&format!(" of {} to {}", ty.min, ty.max));
-    } else {
-        out.push_str(&format!(" of up to {}", ty.max));
-    }
-    match &ty.value {
-        None => out.push_str(&format!(" {k}s")),
-        Some(v) => out.push_str(&format!(" ({k}, {}) pairs", base_english(v.base))),
-    }
-    out
-}
-
-/// OVS's `ovsdb_datum_from_string`: `10`, `[10,20]`, `10,20`, `{a=b, c=d}`, `a=b`, `[]`, `{}`.
-/// With `check`, constraints and element counts are enforced.
-pub(crate) fn datum_from_string(s: &str, ty: &ColType, check: bool) -> Result<Datum, String> {
+/// OVS's `ovsdb_datum_from_string`: elements separated by commas and/or white space, a set
+/// optionally in `[]`, a map in `{}` (required when empty), map pairs as `key=value`;
+/// element counts checked against `ty`, duplicates refused.
+pub(crate) fn datum_from_string(
+    s: &str,
+    ty: &ColumnType,
+    symtab: &mut Symtab,
+) -> Result<Datum, String> {
     let b = s.as_bytes();
-    let is_map = ty.value.is_some();
+    let is_map = ty.is_map();
     let mut p = 0;
     skip_spaces(b, &mut p);
     let end_delim = if b.get(p) == Some(&if is_map { b'{' } else { b'[' }) {
@@ -360,24 +268,44 @@ pub(crate) fn datum_from_string(s: &str, ty: &ColType, check: bool) -> Result<Da
     } else {
         None
     };
-    let mut keys = Vec::new();
-    let mut values = Vec::new();
+    let mut pairs: Vec<(Atom, Option<Atom>)> = Vec::new();
     while p < b.len() && Some(b[p]) != end_delim {
-        let k = parse_atom_token(s, &mut p, ty, &ty.key)?;
-        if let Some(vt) = &ty.value {
-            skip_spaces(b, &mut p);
-            if b.get(p) != Some(&b'=') {
-                let rest = s.get(p..).unwrap_or("");
-                let c = rest.chars().next().map(String::from).unwrap_or_default();
-                return Err(format!("{s}: syntax error at \"{c}\" expecting \"=\""));
-            }
-            p += 1;
-            skip_spaces(b, &mut p);
-            values.push(parse_atom_token(s, &mut p, ty, vt)?);
+        if is_delim(b[p]) {
+            return Err(format!(
+                "{s}: unexpected \"{}\" parsing {}",
+                char_at(s, p),
+                ty.to_english()
+            ));
         }
-        keys.push(k);
+        let start = s.get(p..).unwrap_or("");
+        let (key, range_end) = atom_token(s, &mut p, &ty.key, symtab, true)?;
+        let value = match &ty.value {
+            None => None,
+            Some(vt) => {
+                skip_spaces(b, &mut p);
+                if b.get(p) != Some(&b'=') {
+                    return Err(format!(
+                        "{start}: syntax error at \"{}",
+                        match char_at(s, p).as_str() {
+                            "" => String::new(),
+                            c => format!("{c}\" expecting \"=\""),
+                        }
+                    ));
+                }
+                p += 1;
+                skip_spaces(b, &mut p);
+                Some(atom_token(s, &mut p, vt, symtab, false)?.0)
+            }
+        };
+        match (&key, range_end) {
+            (Atom::Int(a), Some(end)) => {
+                for i in *a..=end {
+                    pairs.push((Atom::Int(i), value.clone()));
+                }
+            }
+            _ => pairs.push((key, value)),
+        }
         skip_spaces(b, &mut p);
-        // Elements are separated by a comma and/or white space.
         if b.get(p) == Some(&b',') {
             p += 1;
             skip_spaces(b, &mut p);
@@ -393,55 +321,133 @@ pub(crate) fn datum_from_string(s: &str, ty: &ColType, check: bool) -> Result<Da
             return Err(format!("{s}: trailing garbage after \"{}\"", d as char));
         }
     }
-    // Sort and reject duplicates.
-    let mut idx: Vec<usize> = (0..keys.len()).collect();
-    idx.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
-    for w in idx.windows(2) {
-        if keys[w[0]] == keys[w[1]] {
+    let what = if is_map { "pair(s)" } else { "value(s)" };
+    if (pairs.len() as u64) < u64::from(ty.min) {
+        return Err(format!(
+            "{s}: {} {what} specified but the minimum number is {}",
+            pairs.len(),
+            ty.min
+        ));
+    }
+    if ty.max != UNLIMITED && pairs.len() as u64 > u64::from(ty.max) {
+        return Err(format!(
+            "{s}: {} {what} specified but the maximum number is {}",
+            pairs.len(),
+            ty.max
+        ));
+    }
+    let mut d = Datum::empty();
+    for (k, v) in pairs {
+        if d.contains(&k) {
             return Err(if is_map {
                 format!("{s}: map contains duplicate key")
             } else {
                 format!("{s}: set contains duplicate value")
             });
         }
-    }
-    let d = Datum {
-        keys: idx.iter().map(|&i| keys[i].clone()).collect(),
-        values: if is_map {
-            idx.iter().filter_map(|&i| values.get(i).cloned()).collect()
-        } else {
-            Vec::new()
-        },
-    };
-    if check {
-        check_datum(&d, ty, s)?;
+        d.insert(k, v);
     }
     Ok(d)
 }
 
-/// Checks element counts and atom constraints of a whole datum.
-pub(crate) fn check_datum(d: &Datum, ty: &ColType, s: &str) -> Result<(), String> {
-    if (d.len() as u64) > u64::from(ty.max) {
-        return Err(format!(
-            "{s}: {} value(s) specified but the maximum number is {}",
-            d.len(),
-            ty.max
-        ));
-    }
-    if (d.len() as u64) < u64::from(ty.min) {
-        return Err(format!(
-            "{s}: {} value(s) specified but the minimum number is {}",
-            d.len(),
-            ty.min
-        ));
-    }
-    for k in &d.keys {
-        check_atom(k, &ty.key)?;
-    }
-    if let Some(vt) = &ty.value {
-        for v in &d.values {
-            check_atom(v, vt)?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_of(base: BaseType, max: u32) -> ColumnType {
+        ColumnType {
+            key: base,
+            value: None,
+            min: 0,
+            max,
         }
     }
-    Ok(())
+
+    fn parse(s: &str, ty: &ColumnType) -> Result<Datum, String> {
+        datum_from_string(s, ty, &mut Symtab::default())
+    }
+
+    #[test]
+    fn tokens_follow_ovs() {
+        let tok = |s: &str| {
+            let mut p = 0;
+            parse_token(s, &mut p).map(|t| (t, p))
+        };
+        assert_eq!(tok("a\\:b:c"), Ok(("a:b".into(), 4)));
+        assert_eq!(tok("\"a:b\"=c"), Ok(("\"a:b\"".into(), 5)));
+        assert_eq!(tok("\"a\\\"b\""), Ok(("\"a\\\"b\"".into(), 6)));
+        assert_eq!(tok("a\\"), Err("a\\: backslash at end of argument".into()));
+        assert_eq!(
+            tok("\"ab"),
+            Err("\"ab: quoted string extends past end of argument".into())
+        );
+    }
+
+    #[test]
+    fn ranges_and_sets() {
+        let mut vlan = BaseType::plain(AtomicType::Int);
+        vlan.min_integer = Some(0);
+        vlan.max_integer = Some(4095);
+        let ty = set_of(vlan, 4096);
+        let d = parse("1-3,7", &ty).unwrap();
+        assert_eq!(d.len(), 4);
+        assert_eq!(
+            parse("[3-1]", &ty).unwrap_err(),
+            "\"3-1\" is not a valid range. Range end cannot be before start."
+        );
+        assert_eq!(
+            parse("4096", &ty).unwrap_err(),
+            "constraint violation: 4096 is not in the valid range 0 to 4095 (inclusive)"
+        );
+        assert_eq!(
+            parse("1,1", &ty).unwrap_err(),
+            "1,1: set contains duplicate value"
+        );
+        assert_eq!(
+            parse("", &ty).unwrap_err(),
+            "use \"[]\" to specify the empty set"
+        );
+        assert_eq!(
+            parse("[1", &ty).unwrap_err(),
+            "[1: missing \"]\" at end of data"
+        );
+        assert_eq!(
+            parse("-5", &set_of(BaseType::plain(AtomicType::Int), 9))
+                .unwrap()
+                .keys,
+            vec![Atom::Int(-5)]
+        );
+    }
+
+    #[test]
+    fn maps_and_strings() {
+        let ty = ColumnType {
+            key: BaseType::plain(AtomicType::Str),
+            value: Some(BaseType::plain(AtomicType::Str)),
+            min: 0,
+            max: UNLIMITED,
+        };
+        let d = parse("{b=\"x y\", a=1}", &ty).unwrap();
+        assert_eq!(d.to_text(&ty), "{a=\"1\", b=\"x y\"}");
+        assert_eq!(
+            parse("{a}", &ty).unwrap_err(),
+            "a}: syntax error at \"}\" expecting \"=\""
+        );
+        assert_eq!(parse("a", &ty).unwrap_err(), "a: syntax error at \"");
+        assert_eq!(
+            parse("=a", &ty).unwrap_err(),
+            "=a: unexpected \"=\" parsing map of (string, string) pairs"
+        );
+    }
+
+    #[test]
+    fn row_ids_are_symbols() {
+        let mut base = BaseType::plain(AtomicType::Uuid);
+        base.ref_table = Some("Port".into());
+        let mut st = Symtab::default();
+        let (a, _) = atom_from_string("@p", &base, &mut st, false).unwrap();
+        let (b, _) = atom_from_string("@p", &base, &mut st, false).unwrap();
+        assert_eq!(a, b);
+        assert!(st.0["@p"].strong_ref && !st.0["@p"].created);
+    }
 }

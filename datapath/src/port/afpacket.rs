@@ -629,6 +629,19 @@ impl Port for AfPacketPort {
         self.link.name()
     }
 
+    fn fastpath_hook(&self) -> Option<crate::fastpath::PortHook> {
+        crate::fastpath::PortHook::checked(
+            self.link.name(),
+            self.link.ifindex(),
+            crate::fastpath::HookDir::Ingress,
+        )
+    }
+
+    fn set_fastpath_filter(&mut self, prog: Option<std::os::fd::BorrowedFd<'_>>) -> io::Result<()> {
+        use std::os::fd::AsFd;
+        crate::fastpath::set_socket_filter(self.fd.as_fd(), prog)
+    }
+
     fn rx_burst(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize {
         if self.link.vanished() {
             return 0;

@@ -308,6 +308,7 @@ pub fn local_addr(fd: RawFd) -> io::Result<(std::net::Ipv4Addr, u16)> {
 pub trait SockAddr {}
 impl SockAddr for libc::sockaddr_ll {}
 impl SockAddr for libc::sockaddr_in {}
+impl SockAddr for libc::sockaddr_nl {}
 
 type AddrCall =
     unsafe extern "C" fn(libc::c_int, *const libc::sockaddr, libc::socklen_t) -> libc::c_int;
@@ -451,6 +452,63 @@ pub fn epoll_over(fds: &[RawFd]) -> io::Result<OwnedFd> {
         }
     }
     Ok(ep)
+}
+
+/// A non-blocking rtnetlink socket subscribed to link changes (`RTMGRP_LINK`): readable when a
+/// netdev of this network namespace appeared, changed, vanished or left for another one.
+#[derive(Debug)]
+pub struct LinkEvents {
+    fd: OwnedFd,
+}
+
+impl LinkEvents {
+    pub fn open() -> io::Result<LinkEvents> {
+        // SAFETY: plain socket(2) call; checked below.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: sockaddr_nl is plain data; all-zero is valid.
+        let mut sa: libc::sockaddr_nl = unsafe { core::mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        sa.nl_groups = libc::RTMGRP_LINK as u32;
+        bind_to(fd.as_raw_fd(), &sa)?;
+        Ok(LinkEvents { fd })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Read every queued notification; true if there was any (or the queue overflowed:
+    /// events were lost, so assume something changed).
+    pub fn drain(&self) -> bool {
+        let mut buf = [0u8; 8192];
+        let mut any = false;
+        loop {
+            // SAFETY: reads into a valid local buffer of the given size from an open,
+            // non-blocking socket.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n > 0 {
+                any = true;
+                continue;
+            }
+            if n < 0 && errno() == libc::ENOBUFS {
+                any = true;
+                continue;
+            }
+            return any;
+        }
+    }
 }
 
 /// A non-blocking eventfd: readable from [`wake`] until [`unwake`] (a wake-up a port gives

@@ -66,6 +66,21 @@ pub trait Port: Send + core::fmt::Debug {
     fn note(&self) -> Option<String> {
         None
     }
+    /// Where the kernel fast path hooks this port's netdev (`fastpath`), if it can: `None`
+    /// keeps every flow from or to the port in userspace. Checked against the kernel on each
+    /// call (`PortHook::checked`): `None` once the netdev is gone from rvs's namespace.
+    fn fastpath_hook(&self) -> Option<crate::fastpath::PortHook> {
+        None
+    }
+    /// Attach (`Some`) or detach (`None`) the fast path's socket filter on the port's own
+    /// packet socket, so frames the kernel forwards are not also copied to rvs. Ports that
+    /// read no packet socket have nothing to do.
+    fn set_fastpath_filter(
+        &mut self,
+        _prog: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
     /// Backend-specific named counters (e.g. GRE drop reasons), for `coverage/show`:
     /// `(name, value)` pairs in a fixed order. Control path only; may allocate.
     fn named_counters(&self) -> Vec<(&'static str, u64)> {

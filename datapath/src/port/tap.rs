@@ -185,6 +185,14 @@ impl Port for TapPort {
         self.link.name()
     }
 
+    fn fastpath_hook(&self) -> Option<crate::fastpath::PortHook> {
+        crate::fastpath::PortHook::checked(
+            self.link.name(),
+            self.link.ifindex(),
+            crate::fastpath::HookDir::Egress,
+        )
+    }
+
     fn rx_burst(&mut self, pool: &mut PacketPool, batch: &mut Batch) -> usize {
         if self.link.vanished() {
             return 0;

@@ -13,7 +13,8 @@
 //! Files are named by a hash of their contents, so running it again adds nothing twice.
 //! Run: `cargo run -p rvs-fuzz-targets --example seed_corpus`.
 
-use rvs_control::config::Config;
+use rvs_control::ovsdb::Database;
+use rvs_control::store;
 use rvs_control::vsctl::{self, NoStatus};
 use std::path::{Path, PathBuf};
 
@@ -391,9 +392,9 @@ fn seed_vsctl_and_conf(w: &mut Writer, lines: &[Vec<String>]) {
     for l in SCRIPT_LINES.iter().take(4) {
         w.put("vsctl_argv", "ws", l.as_bytes());
     }
-    // conf.json files: a fresh config, and configs built up by command lines.
-    let mut cfg = Config::new();
-    w.put("conf_loader", "new", &cfg.to_json_bytes());
+    // conf.json files: a fresh database, and databases built up by command lines.
+    let mut db = Database::new();
+    w.put("conf_loader", "new", &store::to_json_bytes(&db));
     let steps = [
         "add-br br0",
         "add-port br0 p1 -- add-port br0 p2 -- set port p2 tag=10",
@@ -403,10 +404,10 @@ fn seed_vsctl_and_conf(w: &mut Writer, lines: &[Vec<String>]) {
         "set interface p1 external_ids:container_id=c1 ofport_request=9 mtu_request=1400",
     ];
     for s in steps {
-        cfg = vsctl::execute(&cfg, &words(s), &NoStatus)
+        db = vsctl::execute(&db, &words(s), &NoStatus)
             .expect("seed command line")
-            .config;
-        w.put("conf_loader", "built", &cfg.to_json_bytes());
+            .db;
+        w.put("conf_loader", "built", &store::to_json_bytes(&db));
     }
     // A few broken files.
     w.put(

@@ -8,19 +8,19 @@
 //!
 //! Invariants: the decoder never buffers more than `MAX_REQUEST` bytes while waiting; every
 //! answer serialises into a reply that parses back; `rvs/vsctl` answers are `VsctlReply`
-//! JSON; after the connection the daemon still answers `version`, its configuration is valid,
-//! and the configuration on disk is the one in memory (a failed save leaves both as they
+//! JSON; after the connection the daemon still answers `version`,
+//! and the database on disk is the one in memory (a failed save leaves both as they
 //! were). The daemon is kept between inputs (starting one costs a thread and a dozen PMD
 //! round trips) and rebuilt after any input that changed its configuration or asked it to
 //! exit; FDB entries and counters an input leaves behind are bounded and harmless.
 
 use crate::input::Input;
 use crate::scratch::ScratchDir;
-use crate::vsctl::baseline_config;
-use rvs_control::config::Config;
+use crate::vsctl::baseline_db;
 use rvs_control::daemon::{Daemon, VsctlReply, VERSION};
 use rvs_control::log::{self, Level};
 use rvs_control::server::Handler;
+use rvs_control::store;
 use rvs_control::unixctl::{Decoded, Decoder, Reply, Request, MAX_REQUEST};
 use rvs_datapath::dpif::{Dpif, DpifConfig, PortOpener};
 use rvs_datapath::port::{MemPort, Port};
@@ -39,8 +39,8 @@ impl Rig {
         log::set_level(Level::Err);
         let _ = log::set_file(std::path::Path::new("/dev/null"));
         let dir = ScratchDir::new("control");
-        let cfg = baseline_config();
-        cfg.save(dir.path()).expect("save the baseline config");
+        let db = baseline_db();
+        store::save(&db, dir.path()).expect("save the baseline database");
         // Every port is an in-memory port, whatever its type.
         let opener: PortOpener = Box::new(|spec, no| {
             let (p, _) = MemPort::new(&spec.name, no);
@@ -54,7 +54,7 @@ impl Rig {
             opener,
         )
         .expect("start the datapath");
-        let daemon = Daemon::new(cfg, dir.path().to_path_buf(), dp);
+        let daemon = Daemon::new(db, dir.path().to_path_buf(), dp);
         Rig { daemon, dir }
     }
 }
@@ -91,7 +91,7 @@ pub fn control_request(data: &[u8]) {
     RIG.with(|cell| {
         let mut slot = cell.borrow_mut();
         let rig = slot.get_or_insert_with(Rig::new);
-        let baseline = rig.daemon.config().clone();
+        let baseline = rig.daemon.database().to_json();
         let mut dec = Decoder::default();
         let mut handled = 0;
         'conn: for piece in stream.chunks(chunk) {
@@ -115,10 +115,9 @@ pub fn control_request(data: &[u8]) {
             }
         }
         // The daemon is whole after the connection, whatever it sent.
-        let cfg = rig.daemon.config().clone();
-        cfg.validate().expect("the daemon's config is valid");
-        let disk = Config::load(rig.dir.path()).expect("the saved config loads");
-        assert_eq!(disk, cfg, "config on disk and in memory differ");
+        let db = rig.daemon.database().to_json();
+        let disk = store::load(rig.dir.path()).expect("the saved database loads");
+        assert_eq!(disk.to_json(), db, "database on disk and in memory differ");
         let version = Request {
             method: "version".into(),
             params: vec![],
@@ -128,7 +127,7 @@ pub fn control_request(data: &[u8]) {
             rig.daemon.handle(&version),
             Ok(format!("rvsd (rvs) {VERSION}\n"))
         );
-        if cfg != baseline || rig.daemon.exit_requested() {
+        if db != baseline || rig.daemon.exit_requested() {
             *slot = None;
         }
     });

@@ -16,7 +16,7 @@
 //! - [`control_request()`]: bytes on the control socket, through the unixctl decoder into a
 //!   live `Daemon` (in-memory ports, scratch database directory);
 //! - [`vsctl_argv()`]: an `ovs-vsctl` command line into `vsctl::execute`;
-//! - [`conf_loader()`]: `conf.json` bytes into `Config::from_json_bytes`, then a save/load
+//! - [`conf_loader()`]: `conf.json` bytes into `store::from_json_bytes`, then a save/load
 //!   round trip;
 //! - [`ovsdb_client()`]: bytes from an OVSDB server through the JSON framer into the client
 //!   session and its replica, with a virtual clock and reconnections;

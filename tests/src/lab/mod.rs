@@ -280,6 +280,8 @@ impl Lab {
                 "ip",
                 "link",
                 "add",
+                // `name` first: a host called "a" would otherwise read as `address`.
+                "name",
                 &h.port,
                 "type",
                 "veth",
@@ -291,7 +293,7 @@ impl Lab {
                 "netns",
                 host.name(),
             ])?;
-            sw.exec_checked(["ip", "link", "set", &h.port, "up"])?;
+            sw.exec_checked(["ip", "link", "set", "dev", &h.port, "up"])?;
             host.try_set_addr(HOST_IF, &h.ip)?;
             let mut c = Vsctl::new().add_port(BRIDGE, &h.port);
             if let Some(v) = h.vlan {
