@@ -7,7 +7,12 @@
 
 pub mod gen;
 pub mod measure;
+pub mod relay;
 pub mod report;
+pub mod results;
+pub mod rfc2544;
+pub mod search;
+pub mod stats;
 pub mod systems;
 
 use rvs_datapath::wire::ethernet::{emit, EtherType, MacAddr};

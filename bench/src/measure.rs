@@ -1,6 +1,7 @@
 //! What `rvs-bench` measures besides the generator's own counts: interface counters of the
 //! sink, CPU time of the switch's processes and of the kernel's softirq threads, latency of a
-//! UDP request/response ping-pong, and TCP throughput with iperf3.
+//! UDP request/response ping-pong (back to back, or paced probes under load), and TCP
+//! throughput with iperf3.
 //!
 //! CPU time comes from `/proc/PID/task/*/schedstat` (nanoseconds on CPU, exact, per thread)
 //! so other work on a shared machine does not leak into the figures the way `/proc/stat`
@@ -8,10 +9,13 @@
 //! task it interrupted, so the Linux bridge's forwarding shows up in the generator thread and
 //! in `ksoftirqd/N`, both of which are counted.
 
+use crate::stats;
+use hdrhistogram::Histogram;
 use rvs_testkit::Netns;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Receive counters of one interface.
@@ -79,52 +83,99 @@ pub fn cpu_ns(pids: &[u32]) -> u64 {
     pids.iter().map(|&p| process_cpu_ns(p)).sum()
 }
 
-/// The `q`-quantile (0..=1) of sorted samples (nearest rank).
-pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
+/// How a request/response ping-pong runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RrConfig {
+    /// How long round trips are measured (after the warm-up).
+    pub dur: Duration,
+    /// Send a request at most this often (`None`: the next as soon as a reply came back).
+    pub interval: Option<Duration>,
+    /// Send without a UDP checksum (`SO_NO_CHECK`, checksum 0 is legal on IPv4), so no
+    /// partial checksum is left for the switch: probes every switch can carry, as a hardware
+    /// tester's would be. Off, the sockets behave as applications' do.
+    pub no_checksum: bool,
+}
+
+impl RrConfig {
+    /// Back-to-back round trips with ordinary sockets for `dur`.
+    pub fn ping_pong(dur: Duration) -> RrConfig {
+        RrConfig {
+            dur,
+            interval: None,
+            no_checksum: false,
+        }
     }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
 /// Result of a request/response ping-pong.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct RrResult {
-    /// Round trips measured.
-    pub samples: usize,
+    /// Round-trip times, ns.
+    pub rtt: Histogram<u64>,
     /// Requests without a reply within the timeout.
     pub lost: usize,
-    /// Median round-trip time, µs.
-    pub p50_us: f64,
-    /// 99th percentile round-trip time, µs.
-    pub p99_us: f64,
+    /// Requests the server received (warm-up included): frames that reached the sink.
+    pub server_rx: u64,
+}
+
+impl RrResult {
+    /// The `q`-quantile of the round trips, µs (NaN without samples).
+    pub fn quantile_us(&self, q: f64) -> f64 {
+        if self.rtt.is_empty() {
+            return f64::NAN;
+        }
+        self.rtt.value_at_quantile(q) as f64 / 1e3
+    }
 }
 
 const RR_PORT: u16 = 7777;
 const RR_PAYLOAD: usize = 18; // makes a 64-byte frame: 14 + 20 + 8 + 18 + 4 spare
 
+fn no_udp_checksum(sock: &UdpSocket) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: the fd is a valid UDP socket; the option value is a c_int that lives across
+    // the call.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// UDP ping-pong from `client` to an echo server on `server_ip` in `server`, one request in
-/// flight at a time, for `dur` (at most 50 000 round trips). The first replies (ARP, MAC
-/// learning, flow set-up) are not counted.
+/// flight at a time, as `cfg` says (at most 200 000 round trips). The first replies (ARP,
+/// MAC learning, flow set-up) are not counted.
 pub fn udp_rr(
     client: &Netns,
     server: &Netns,
     server_ip: Ipv4Addr,
-    dur: Duration,
+    cfg: RrConfig,
     stop: &AtomicBool,
 ) -> io::Result<RrResult> {
     let done = AtomicBool::new(false);
     let ready = AtomicBool::new(false);
+    let server_rx = AtomicU64::new(0);
     std::thread::scope(|s| {
         let srv = s.spawn(|| -> io::Result<()> {
             let _g = server.enter()?;
             let sock = UdpSocket::bind(SocketAddr::from((server_ip, RR_PORT)))?;
+            if cfg.no_checksum {
+                no_udp_checksum(&sock)?;
+            }
             sock.set_read_timeout(Some(Duration::from_millis(50)))?;
             ready.store(true, Ordering::Release);
             let mut buf = [0u8; 256];
             while !done.load(Ordering::Relaxed) {
                 if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                    server_rx.fetch_add(1, Ordering::Relaxed);
                     let _ = sock.send_to(&buf[..n], from);
                 }
             }
@@ -134,19 +185,30 @@ pub fn udp_rr(
         while !ready.load(Ordering::Acquire) && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(5));
         }
-        let r = client.run_in(|| rr_client(server_ip, dur, stop));
+        let r = client.run_in(|| rr_client(server_ip, cfg, stop));
         done.store(true, Ordering::Relaxed);
         match srv.join() {
             Ok(Err(e)) => return Err(e),
             Err(p) => std::panic::resume_unwind(p),
             Ok(Ok(())) => {}
         }
-        r
+        r.map(|(rtt, lost)| RrResult {
+            rtt,
+            lost,
+            server_rx: server_rx.load(Ordering::Relaxed),
+        })
     })
 }
 
-fn rr_client(server_ip: Ipv4Addr, dur: Duration, stop: &AtomicBool) -> io::Result<RrResult> {
+fn rr_client(
+    server_ip: Ipv4Addr,
+    cfg: RrConfig,
+    stop: &AtomicBool,
+) -> io::Result<(Histogram<u64>, usize)> {
     let sock = UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
+    if cfg.no_checksum {
+        no_udp_checksum(&sock)?;
+    }
     sock.connect(SocketAddr::from((server_ip, RR_PORT)))?;
     sock.set_read_timeout(Some(Duration::from_millis(200)))?;
     let mut buf = [0u8; 256];
@@ -187,23 +249,28 @@ fn rr_client(server_ip: Ipv4Addr, dur: Duration, stop: &AtomicBool) -> io::Resul
             "no echo reply within 5 s",
         ));
     }
-    let mut rtts = Vec::new();
+    if cfg.interval.is_some() {
+        crate::gen::precise_sleeps();
+    }
+    let mut rtt = stats::latency_histogram();
     let mut lost = 0;
     let t = Instant::now();
-    while t.elapsed() < dur && rtts.len() < 50_000 && !stop.load(Ordering::Relaxed) {
+    let mut next = t;
+    while t.elapsed() < cfg.dur && rtt.len() < 200_000 && !stop.load(Ordering::Relaxed) {
+        if let Some(iv) = cfg.interval {
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+            next += iv;
+        }
         seq += 1;
         match once(seq, &mut buf)? {
-            Some(d) => rtts.push(d.as_secs_f64() * 1e6),
+            Some(d) => stats::record_latency(&mut rtt, d.as_nanos() as u64),
             None => lost += 1,
         }
     }
-    rtts.sort_by(f64::total_cmp);
-    Ok(RrResult {
-        samples: rtts.len(),
-        lost,
-        p50_us: quantile(&rtts, 0.50).unwrap_or(f64::NAN),
-        p99_us: quantile(&rtts, 0.99).unwrap_or(f64::NAN),
-    })
+    Ok((rtt, lost))
 }
 
 /// Result of one iperf3 run.
@@ -299,15 +366,6 @@ mod tests {
             })
         );
         assert_eq!(parse_net_dev(t, "eth1"), None);
-    }
-
-    #[test]
-    fn quantiles() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(quantile(&v, 0.5), Some(50.0));
-        assert_eq!(quantile(&v, 0.99), Some(99.0));
-        assert_eq!(quantile(&v, 0.0), Some(1.0));
-        assert_eq!(quantile(&[], 0.5), None);
     }
 
     #[test]

@@ -289,49 +289,86 @@ pub fn svg(rows: &[Row], path: &Path, title: &str) -> Result<(), String> {
         .copied()
         .filter(|k| matches!(k, Kind::Udp { .. }))
         .collect();
-    let root = SVGBackend::new(path, (1280, 960)).into_drawing_area();
+    let get = |cases: &[Kind], si: usize, ci: usize, value: fn(&Row) -> Option<f64>| {
+        let v = rows
+            .iter()
+            .find(|r| r.system == systems[si] && r.kind == cases[ci] && r.na.is_none())
+            .and_then(value)?;
+        Some((v, v, v))
+    };
+    let mpps = |si: usize, ci: usize| get(&udp, si, ci, |r| r.delivered_pps.map(|v| v / 1e6));
+    let gbps = |si: usize, ci: usize| get(&cases, si, ci, |r| r.gbps);
+    let udp_labels: Vec<String> = udp.iter().map(|k| k.label()).collect();
+    let labels: Vec<String> = cases.iter().map(|k| k.label()).collect();
+    bar_chart(
+        path,
+        title,
+        &[
+            Bars {
+                caption: "delivered Mpps (UDP)",
+                labels: &udp_labels,
+                systems: &systems,
+                value: &mpps,
+            },
+            Bars {
+                caption: "delivered Gbit/s (UDP: L2 bytes; TCP: iperf3 goodput)",
+                labels: &labels,
+                systems: &systems,
+                value: &gbps,
+            },
+        ],
+    )
+}
+
+/// One panel of a bar chart: groups of bars (one group per label, one bar per system).
+pub struct Bars<'a> {
+    /// Panel caption.
+    pub caption: &'a str,
+    /// Group labels.
+    pub labels: &'a [String],
+    /// Bar series, in legend order.
+    pub systems: &'a [&'static str],
+    /// (system index, group index) → (bar height, error bar low, error bar high); no error
+    /// bar is drawn when low = high.
+    pub value: &'a dyn Fn(usize, usize) -> Option<(f64, f64, f64)>,
+}
+
+impl std::fmt::Debug for Bars<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bars")
+            .field("caption", &self.caption)
+            .finish()
+    }
+}
+
+/// Write an SVG of `panels` stacked vertically under `title`.
+pub fn bar_chart(path: &Path, title: &str, panels: &[Bars]) -> Result<(), String> {
+    let root = SVGBackend::new(path, (1280, 480 * panels.len().max(1) as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let root = root
         .titled(title, ("sans-serif", 22))
         .map_err(|e| e.to_string())?;
-    let (top, bottom) = root.split_vertically(460);
-    panel(&top, "delivered Mpps (UDP)", &udp, &systems, rows, |r| {
-        r.delivered_pps.map(|v| v / 1e6)
-    })?;
-    panel(
-        &bottom,
-        "delivered Gbit/s (UDP: L2 bytes; TCP: iperf3 goodput)",
-        &cases,
-        &systems,
-        rows,
-        |r| r.gbps,
-    )?;
+    for (area, p) in root
+        .split_evenly((panels.len().max(1), 1))
+        .iter()
+        .zip(panels)
+    {
+        panel(area, p)?;
+    }
     root.present().map_err(|e| e.to_string())
 }
 
-fn panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    caption: &str,
-    cases: &[Kind],
-    systems: &[&'static str],
-    rows: &[Row],
-    value: impl Fn(&Row) -> Option<f64>,
-) -> Result<(), String> {
+fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Bars) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let get = |sys: &str, k: Kind| -> Option<f64> {
-        rows.iter()
-            .find(|r| r.system == sys && r.kind == k && r.na.is_none())
-            .and_then(&value)
-            .filter(|v| v.is_finite())
+    let get = |si: usize, ci: usize| {
+        (p.value)(si, ci).filter(|(v, lo, hi)| v.is_finite() && lo.is_finite() && hi.is_finite())
     };
-    let max = cases
-        .iter()
-        .flat_map(|&k| systems.iter().filter_map(move |s| get(s, k)))
-        .fold(0.0f64, f64::max);
-    let n = cases.len().max(1);
-    let labels: Vec<String> = cases.iter().map(|k| k.label()).collect();
+    let max = (0..p.labels.len())
+        .flat_map(|ci| (0..p.systems.len()).filter_map(move |si| get(si, ci)))
+        .fold(0.0f64, |m, (v, _, hi)| m.max(v).max(hi));
+    let n = p.labels.len().max(1);
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 18))
+        .caption(p.caption, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(60)
@@ -341,7 +378,7 @@ fn panel<DB: DrawingBackend>(
     let fmt = |x: &f64| {
         let i = x.floor();
         if (x - i - 0.5).abs() < 1e-9 {
-            labels.get(i as usize).cloned().unwrap_or_default()
+            p.labels.get(i as usize).cloned().unwrap_or_default()
         } else {
             String::new()
         }
@@ -354,21 +391,31 @@ fn panel<DB: DrawingBackend>(
         .y_labels(8)
         .draw()
         .map_err(err)?;
-    let slot = 0.8 / systems.len().max(1) as f64;
-    for (si, &sys) in systems.iter().enumerate() {
+    let slot = 0.8 / p.systems.len().max(1) as f64;
+    for (si, &sys) in p.systems.iter().enumerate() {
         let color = Palette99::pick(si).to_rgba();
-        let bars: Vec<Rectangle<(f64, f64)>> = cases
-            .iter()
-            .enumerate()
-            .filter_map(|(ci, &k)| {
-                let v = get(sys, k)?;
-                let x0 = ci as f64 + 0.1 + si as f64 * slot;
-                Some(Rectangle::new(
-                    [(x0, 0.0), (x0 + slot * 0.9, v)],
-                    color.filled(),
-                ))
-            })
-            .collect();
+        let mut bars = vec![];
+        let mut whiskers = vec![];
+        for ci in 0..p.labels.len() {
+            let Some((v, lo, hi)) = get(si, ci) else {
+                continue;
+            };
+            let x0 = ci as f64 + 0.1 + si as f64 * slot;
+            bars.push(Rectangle::new(
+                [(x0, 0.0), (x0 + slot * 0.9, v)],
+                color.filled(),
+            ));
+            if lo < hi {
+                whiskers.push(ErrorBar::new_vertical(
+                    x0 + slot * 0.45,
+                    lo,
+                    v,
+                    hi,
+                    BLACK.stroke_width(1),
+                    6,
+                ));
+            }
+        }
         if bars.is_empty() {
             continue; // no figure for this panel (e.g. a TCP-only system): no legend entry
         }
@@ -377,6 +424,7 @@ fn panel<DB: DrawingBackend>(
             .map_err(err)?
             .label(sys)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        chart.draw_series(whiskers).map_err(err)?;
     }
     chart
         .configure_series_labels()
@@ -385,6 +433,18 @@ fn panel<DB: DrawingBackend>(
         .border_style(BLACK)
         .draw()
         .map_err(err)
+}
+
+/// Test helper: the text `write` puts into a scratch SVG file (removed afterwards).
+#[cfg(test)]
+pub(crate) fn written_svg(write: impl FnOnce(&Path) -> Result<(), String>) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("rvs-bench-test-{}-{n}.svg", std::process::id()));
+    write(&p).unwrap();
+    let s = std::fs::read_to_string(&p).unwrap();
+    let _ = std::fs::remove_file(&p);
+    s
 }
 
 #[cfg(test)]
@@ -433,10 +493,7 @@ mod tests {
 
     #[test]
     fn svg_is_written() {
-        let p = std::env::temp_dir().join(format!("rvs-bench-test-{}.svg", std::process::id()));
-        svg(&sample(), &p, "test").unwrap();
-        let s = std::fs::read_to_string(&p).unwrap();
-        let _ = std::fs::remove_file(&p);
+        let s = written_svg(|p| svg(&sample(), p, "test"));
         assert!(s.starts_with("<svg") && s.contains("64B 1 flow") && s.contains("rvs"));
     }
 }

@@ -4,14 +4,23 @@
 //! through two switch "hosts" joined by an underlay veth carrying a tunnel (GRE, VXLAN or
 //! Geneve; rvs, OVS, or the Linux bridge with the kernel's vxlan device).
 //!
+//! Deployments (VSPERF's word): `container` puts both veths on one bridge; `pvp` puts the
+//! generator's veth and TAP `A` on bridge 0, TAP `B` and the sink's veth on bridge 1, and a
+//! "VM" process ([`crate::relay`], this program re-run as `rvs-bench vm-relay A B`) holding
+//! both TAPs with vnet headers relays frames between them — every frame crosses the switch
+//! twice and the VM once. Only single-switch systems have a pvp form.
+//!
 //! The daemons are rvs_testkit's [`Rvsd`] and [`Ovs`], the scratch directory its
 //! [`TempDir`]. Every resource is owned by a value that removes it on drop, in this order:
 //! daemons (rvsd: SIGTERM then SIGKILL; OVS: by checked pidfile), then namespaces (which
 //! takes every veth with them), then the scratch directory. A [`Bed`] that fails half-way
 //! through building drops what it had built already.
 
-use rvs_testkit::{unique_ifname, Bins, Netns, Ovs, Rvsd, TempDir, TunnelKind, Vsctl};
+use rvs_testkit::{
+    unique_ifname, wait_for, Background, Bins, Netns, Ovs, Rvsd, TempDir, TunnelKind, Vsctl,
+};
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 /// Generator side address (inside its netns).
 pub const GEN_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
@@ -128,6 +137,38 @@ impl System {
     }
 }
 
+/// How generator and sink reach the switch (VSPERF's `deployment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Deployment {
+    /// Generator and sink veths on one bridge (VSPERF's p2p, with veths for NICs).
+    Container,
+    /// Generator → bridge 0 → TAP → VM relay → TAP → bridge 1 → sink.
+    Pvp,
+}
+
+impl Deployment {
+    /// Every deployment, in report order.
+    pub const ALL: [Deployment; 2] = [Deployment::Container, Deployment::Pvp];
+
+    /// Name on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Deployment::Container => "container",
+            Deployment::Pvp => "pvp",
+        }
+    }
+
+    /// Look a deployment up by [`Deployment::name`].
+    pub fn parse(s: &str) -> Option<Deployment> {
+        Deployment::ALL.into_iter().find(|d| d.name() == s)
+    }
+
+    /// Whether `sys` can be built in this deployment (pvp: single-switch systems only).
+    pub fn supports(self, sys: System) -> bool {
+        self == Deployment::Container || (sys != System::Direct && sys.tunnel().is_none())
+    }
+}
+
 /// A switch daemon owned by a bed.
 #[derive(Debug)]
 pub enum Daemon {
@@ -141,6 +182,7 @@ pub enum Daemon {
 #[derive(Debug)]
 pub struct Bed {
     daemons: Vec<Daemon>,
+    vm: Option<Background>,
     /// Generator netns; its veth is `eth0` with [`GEN_IP`].
     pub gen: Netns,
     /// Sink netns; its veth is `eth0` with [`SINK_IP`].
@@ -159,17 +201,44 @@ fn quiet_ns(tag: &str) -> Netns {
     ns
 }
 
+/// Start the VM relay in `sw` (this executable as `vm-relay A B ERRFILE`) and wait until both
+/// TAPs exist; an error carries what the relay wrote to ERRFILE.
+fn start_vm(sw: &Netns, a: &str, b: &str, dir: &std::path::Path) -> Result<Background, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("vm relay: own executable: {e}"))?;
+    let err = dir.join("vm-relay.err");
+    let mut vm = sw.spawn([
+        exe.as_os_str(),
+        "vm-relay".as_ref(),
+        a.as_ref(),
+        b.as_ref(),
+        err.as_os_str(),
+    ]);
+    let up = wait_for(Duration::from_secs(5), || {
+        sw.run_in(|| crate::gen::ifindex(a).is_ok() && crate::gen::ifindex(b).is_ok())
+    });
+    if !up || !vm.running() {
+        let why = std::fs::read_to_string(&err).unwrap_or_default();
+        return Err(format!("vm relay did not create its TAPs: {}", why.trim()));
+    }
+    Ok(vm)
+}
+
 impl Bed {
-    /// Build the topology of `sys` and start and configure its switch. Errors say why the
-    /// system cannot be measured (a missing binary, a port type that is not built, …).
-    /// Panics of the namespace helpers (a failing `ip` command) propagate.
-    pub fn build(sys: System, bins: &Bins) -> Result<Bed, String> {
+    /// Build the topology of `sys` in deployment `dep` and start and configure its switch.
+    /// Errors say why the system cannot be measured (a missing binary, a port type that is
+    /// not built, a deployment the system has no form for, …). Panics of the namespace
+    /// helpers (a failing `ip` command) propagate.
+    pub fn build(sys: System, dep: Deployment, bins: &Bins) -> Result<Bed, String> {
+        if !dep.supports(sys) {
+            return Err(format!("no {} form of {}", dep.name(), sys.name()));
+        }
         let dir = TempDir::try_new(&format!("bench-{}", sys.name()))
             .map_err(|e| format!("temp dir: {e}"))?;
         let gen = quiet_ns("bg");
         let sink = quiet_ns("bk");
         let mut bed = Bed {
             daemons: vec![],
+            vm: None,
             gen,
             sink,
             switches: vec![],
@@ -188,19 +257,34 @@ impl Bed {
                 let (pg, ps) = (unique_ifname("bpg"), unique_ifname("bps"));
                 sw.add_veth(&pg, &bed.gen, ENDPOINT_IF);
                 sw.add_veth(&ps, &bed.sink, ENDPOINT_IF);
+                // The ports of each bridge: one bridge (container), or two joined by the VM.
+                let bridges: Vec<[String; 2]> = match dep {
+                    Deployment::Container => vec![[pg, ps]],
+                    Deployment::Pvp => {
+                        let (va, vb) = (unique_ifname("bva"), unique_ifname("bvb"));
+                        bed.vm = Some(start_vm(&sw, &va, &vb, &dir)?);
+                        vec![[pg, va], [vb, ps]]
+                    }
+                };
+                let ports: Vec<&str> = bridges.iter().flatten().map(String::as_str).collect();
                 match sys {
                     System::LinuxBridge => {
-                        sw.exec(["ip", "link", "add", "lbr0", "type", "bridge"]);
-                        sw.exec(["ip", "link", "set", "lbr0", "up"]);
-                        sw.exec(["ip", "link", "set", &pg, "master", "lbr0"]);
-                        sw.exec(["ip", "link", "set", &ps, "master", "lbr0"]);
+                        for (i, b) in bridges.iter().enumerate() {
+                            let br = format!("lbr{i}");
+                            sw.exec(["ip", "link", "add", &br, "type", "bridge"]);
+                            sw.exec(["ip", "link", "set", &br, "up"]);
+                            for p in b {
+                                sw.exec(["ip", "link", "set", p, "master", &br]);
+                            }
+                        }
                     }
                     System::Rvs | System::RvsOffload | System::RvsAfxdp => {
                         let r = Rvsd::try_start(bins, &sw, &dir)?;
-                        let mut c = Vsctl::new()
-                            .add_br("br0")
-                            .add_port("br0", &pg)
-                            .add_port("br0", &ps);
+                        let mut c = Vsctl::new();
+                        for (i, b) in bridges.iter().enumerate() {
+                            let br = format!("br{i}");
+                            c = c.add_br(&br).add_port(&br, &b[0]).add_port(&br, &b[1]);
+                        }
                         if sys == System::Rvs {
                             // The userspace datapath, as before the fast path became the
                             // default: `rvs-offload` is the default configuration.
@@ -235,13 +319,11 @@ impl Bed {
                         if sys == System::RvsAfxdp {
                             // Native mode, not best-effort: a silent fallback to AF_PACKET would
                             // be measured under the wrong name.
-                            for p in [&pg, &ps] {
+                            for p in &ports {
                                 c = c.set_interface(p, &["type=afxdp", "options:xdp-mode=native"]);
                             }
                         }
-                        let res = r
-                            .try_vsctl(&c.words())
-                            .and_then(|_| r.port_errors(&[&pg, &ps]));
+                        let res = r.try_vsctl(&c.words()).and_then(|_| r.port_errors(&ports));
                         bed.daemons.push(Daemon::Rvs(r));
                         res.map_err(|e| {
                             if sys == System::RvsAfxdp {
@@ -258,10 +340,11 @@ impl Bed {
                             &[]
                         };
                         let o = Ovs::try_start(&sw, &dir, tso)?;
-                        let c = Vsctl::new()
-                            .netdev_br("br0")
-                            .add_port("br0", &pg)
-                            .add_port("br0", &ps);
+                        let mut c = Vsctl::new();
+                        for (i, b) in bridges.iter().enumerate() {
+                            let br = format!("br{i}");
+                            c = c.netdev_br(&br).add_port(&br, &b[0]).add_port(&br, &b[1]);
+                        }
                         let res = o.try_vsctl(&c.words());
                         bed.daemons.push(Daemon::Ovs(o));
                         res?;
@@ -351,6 +434,11 @@ impl Bed {
                 Daemon::Ovs(o) => o.pids(),
             })
             .collect()
+    }
+
+    /// PIDs of the pvp deployment's VM relay (none in other deployments).
+    pub fn vm_pids(&self) -> Vec<u32> {
+        self.vm.iter().map(Background::id).collect()
     }
 
     /// True while every daemon still runs (a crashed switch makes the rest of its cases n/a).

@@ -8,49 +8,22 @@
 //! target directory); `./rvs.sh test` builds them first (`cargo build --workspace --bins`),
 //! and their absence is a failure, not a skip.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_rvs-bench");
+mod support;
 
 #[test]
 fn quick_run_measures_rvs_and_linux_bridge() {
     if rvs_testkit::skip_unless_tools("rvs_bench_quick", &["ip", "ping", "nstat", "iperf3"]) {
         return;
     }
-    let bin_dir = PathBuf::from(BIN)
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    for b in ["rvsd", "ovs-vsctl"] {
-        assert!(
-            bin_dir.join(b).exists(),
-            "{} missing: build the workspace binaries first (cargo build --workspace --bins)",
-            bin_dir.join(b).display()
-        );
-    }
-    let json = std::env::temp_dir().join(format!("rvs-bench-quick-{}.json", std::process::id()));
-    let svg = json.with_extension("svg");
-    let out = Command::new(BIN)
-        .args(["--quick", "--only", "rvs,linux-bridge", "--json"])
-        .arg(&json)
-        .arg("--svg")
-        .arg(&svg)
-        .output()
-        .expect("run rvs-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "rvs-bench failed ({}):\n{stdout}\n{stderr}",
-        out.status
+    support::require_daemons();
+    let (stdout, files) = support::run(
+        "rvs-bench-quick",
+        &["--quick", "--only", "rvs,linux-bridge"],
+        &[("--json", "json"), ("--svg", "svg")],
     );
-    let text = std::fs::read_to_string(&json).expect("JSON written");
-    let chart = std::fs::read_to_string(&svg).unwrap_or_default();
-    let _ = std::fs::remove_file(&json);
-    let _ = std::fs::remove_file(&svg);
+    let (text, chart) = (&files[0], &files[1]);
     assert!(chart.starts_with("<svg"), "no SVG chart written");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let v: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
     let rows = v["results"].as_array().expect("results array");
     let find = |sys: &str, case: &str| {
         rows.iter()
