@@ -19,6 +19,6 @@ run() {
     "$BIN" "${COMMON[@]}" "$@" --json "$out.json" --csv "$out.csv" --svg "$out.svg" >> "$out.txt"
     echo "# finished $(date -u '+%H:%M UTC'), uptime: $(uptime)" >> "$out.txt"
 }
-run rfc2544 --only rvs,linux-bridge,ovs
+run rfc2544 --only rvs-offload,rvs,linux-bridge,ovs
 run rfc2544-tunnels --only rvs-gre,rvs-vxlan,linux-vxlan
-run rfc2544-pvp --only rvs,linux-bridge,ovs --deployment pvp
+run rfc2544-pvp --only rvs-offload,rvs,linux-bridge,ovs --deployment pvp
