@@ -466,23 +466,20 @@ impl UdpTunnelPort {
         pool: &mut PacketPool,
     ) {
         let m = &mut e.members[idx];
-        if m.id == self.id {
-            self.stats.rx_packets += 1;
-            self.stats.rx_bytes += p.len() as u64;
+        let p = if m.id == self.id {
+            let len = p.len() as u64;
             match batch.push(p) {
-                Ok(()) => return,
-                Err(p) => {
-                    if m.inbox.len() < INBOX {
-                        m.inbox.push_back(p);
-                        linux::wake(&m.wake);
-                    } else {
-                        self.inbox_full += 1;
-                        pool.put(p);
-                    }
+                Ok(()) => {
+                    self.stats.rx_packets += 1;
+                    self.stats.rx_bytes += len;
+                    return;
                 }
+                // Counted when `rx_burst` takes it from the inbox, as another member's are.
+                Err(p) => p,
             }
-            return;
-        }
+        } else {
+            p
+        };
         if m.inbox.len() < INBOX {
             m.inbox.push_back(p);
             linux::wake(&m.wake);
