@@ -842,12 +842,13 @@ impl Port for UdpTunnelPort {
         if let Some(me) = e.members.iter_mut().find(|m| m.id == self.id) {
             while !batch.is_full() {
                 let Some(p) = me.inbox.pop_front() else { break };
-                self.stats.rx_packets += 1;
-                self.stats.rx_bytes += p.len() as u64;
+                let len = p.len() as u64;
                 if let Err(p) = batch.push(p) {
                     me.inbox.push_front(p);
                     break;
                 }
+                self.stats.rx_packets += 1;
+                self.stats.rx_bytes += len;
             }
             if me.inbox.is_empty() {
                 linux::unwake(&me.wake);
